@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (Debian packages, npm packages),
+# type-checks, then runs every unit and integration test with node's test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+require_node
+missing=()
+have mosquitto || missing+=(mosquitto)
+have mosquitto_sub || missing+=(mosquitto-clients)
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}" || { [ -z "${CI:-}" ] || die "CI needs ${missing[*]}"; }
+fi
+npm_deps
+npx tsc --noEmit -p .
+npx tsc -p tsconfig.build.json
+exec node --import tsx --test --test-concurrency=2 --test-timeout=120000 test/unit/*.test.ts test/integration/*.test.ts

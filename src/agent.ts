@@ -1,0 +1,158 @@
+import type { Config, SourceConfig } from './config/schema.js';
+import type { Logger } from './log.js';
+import { BundledBroker } from './mqtt/broker.js';
+import { MqttPublisher } from './mqtt/publisher.js';
+import { formatPayload, statusTopic } from './mqtt/topics.js';
+import type { Clock } from './sampling/clock.js';
+import { FaultTracker } from './sampling/fault-tracker.js';
+import { planSensors, type PlannedSensor } from './sampling/plan.js';
+import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
+import { createSource, detectSources } from './sources/registry.js';
+import type { Device, ReadResult, Source } from './sources/source.js';
+
+export interface AgentOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** How often sources are listed again to find new or vanished devices. @default 30 s */
+  readonly discoveryMs?: number;
+}
+
+/**
+ * Composition root: config → sources → scheduler → publisher → broker.
+ * The constructor only assigns; start() does the I/O; stop() is idempotent and
+ * stops parts in reverse start order.
+ */
+export class Agent {
+  readonly #opts: AgentOptions;
+  readonly #log: Logger;
+  readonly #faults: FaultTracker;
+  readonly #scheduler: Scheduler;
+  #config: Config;
+  #broker: BundledBroker | undefined;
+  #publisher: MqttPublisher | undefined;
+  #sources: { config: SourceConfig; source: Source; failing: boolean }[] = [];
+  #plan = new Map<string, PlannedSensor>();
+  #missingLogged = new Set<string>();
+  #discoveryTimer: NodeJS.Timeout | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: AgentOptions) {
+    this.#opts = options;
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#faults = new FaultTracker(options.log.child({ module: 'sensors' }));
+    this.#scheduler = new Scheduler({
+      clock: options.clock,
+      log: options.log.child({ module: 'scheduler' }),
+      onResult: (sensor, result, at) => this.#onResult(sensor, result, at),
+    });
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    let url = config.mqtt.url;
+    if (url === undefined) {
+      this.#broker = new BundledBroker({ host: config.broker.host, port: config.broker.port, log: this.#log.child({ module: 'broker' }) });
+      await this.#broker.start();
+      url = this.#broker.url;
+      this.#log.info({ url }, 'bundled MQTT broker listening');
+    }
+    this.#publisher = new MqttPublisher({ url, mqtt: config.mqtt, statusTopic: statusTopic(config), log: this.#log.child({ module: 'mqtt' }) });
+    await this.#publisher.start();
+
+    const sourceConfigs = config.sources ?? (await detectSources());
+    if (sourceConfigs.length === 0) {
+      this.#log.warn('no 1-Wire source found: no /sys/bus/w1/devices (is the w1-gpio overlay enabled?) and no OWFS mount at /mnt/1wire or /run/owfs');
+    }
+    this.#sources = sourceConfigs.map((c) => ({ config: c, source: createSource(c), failing: false }));
+    await this.discover();
+    this.#scheduler.start();
+    const every = this.#opts.discoveryMs ?? 30_000;
+    this.#discoveryTimer = setInterval(() => void this.discover(), every);
+    this.#discoveryTimer.unref();
+  }
+
+  /** List every source again and re-plan: new devices start polling, vanished ones stop. */
+  async discover(): Promise<void> {
+    const found: { source: Source; devices: Device[] }[] = [];
+    for (const entry of this.#sources) {
+      try {
+        found.push({ source: entry.source, devices: await entry.source.list() });
+        if (entry.failing) this.#log.info({ source: entry.source.name }, 'source is back');
+        entry.failing = false;
+      } catch (err) {
+        if (!entry.failing) this.#log.warn({ source: entry.source.name, err: errText(err) }, 'cannot list devices of source (bus master gone?)');
+        entry.failing = true;
+      }
+    }
+    const plan = planSensors(this.#config, found);
+    const next = new Map(plan.sensors.map((s) => [s.key, s]));
+    for (const s of plan.sensors) {
+      if (!this.#plan.has(s.key)) this.#log.info({ sensor: s.displayId, chip: s.device.chip, bus: s.device.bus, topic: s.topic, intervalMs: s.intervalMs }, 'sensor found');
+    }
+    for (const [key, s] of this.#plan) {
+      if (!next.has(key)) {
+        this.#log.warn({ sensor: s.displayId, bus: s.device.bus }, 'sensor vanished from its bus');
+        this.#faults.forget(key);
+      }
+    }
+    for (const id of plan.missing) {
+      if (!this.#missingLogged.has(id)) this.#log.warn({ sensor: id }, 'sensor listed in sensors.yaml is not on any bus');
+    }
+    this.#missingLogged = new Set(plan.missing);
+    this.#plan = next;
+    this.#scheduler.setSensors(plan.sensors);
+  }
+
+  #onResult(scheduled: ScheduledSensor, result: ReadResult, at: number): void {
+    const sensor = this.#plan.get(scheduled.key);
+    if (!sensor) return; // re-planned away while the read was in flight
+    const context = { topic: sensor.topic, bus: sensor.device.bus };
+    if (!result.ok) {
+      this.#faults.failure(sensor.displayId, result.error, at, context);
+      return;
+    }
+    this.#faults.success(sensor.displayId, at, context);
+    const celsius = result.milli / 1000 + sensor.offset;
+    const { mqtt } = this.#config;
+    const payload = formatPayload(mqtt.payload, mqtt.decimals, { celsius, time: new Date(at), sensor: sensor.displayId, name: sensor.label });
+    this.#log.debug({ sensor: sensor.displayId, topic: sensor.topic, payload }, 'reading');
+    // Not awaited: at QoS 1 the acknowledgement waits for the broker, and a broker
+    // outage must never hold up the bus (MQTT.js queues until it reconnects).
+    this.#publisher?.publish(sensor.topic, payload, { qos: mqtt.qos, retain: mqtt.retain }).catch((err: unknown) => {
+      this.#log.warn({ sensor: sensor.displayId, topic: sensor.topic, err: errText(err) }, 'publish failed');
+    });
+  }
+
+  /** Sensors currently polled, for scan-like views and tests. */
+  sensors(): PlannedSensor[] {
+    return [...this.#plan.values()];
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    clearInterval(this.#discoveryTimer);
+    const steps: [string, () => Promise<void>][] = [
+      ['scheduler', () => this.#scheduler.stop()],
+      ['mqtt', async () => this.#publisher?.stop()],
+      ['broker', async () => this.#broker?.stop()],
+      ['sources', async () => void (await Promise.all(this.#sources.map((s) => s.source.close())))],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.#log.error({ part: name, err: errText(err) }, 'error while stopping');
+      }
+    }
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,20 @@
+export const USAGE = `w1mqtt: 1-Wire temperature sensors to MQTT
+
+Usage:
+  w1mqtt run   [--config FILE]          run the agent (default when no command is given)
+  w1mqtt demo  [--port N] [--interval D] run on a simulated 1-Wire bus with the bundled broker
+  w1mqtt scan  [--config FILE] [--yaml]  list devices, their chip and a reading; --yaml prints a sensors.yaml skeleton
+  w1mqtt check [--config FILE]          validate sensors.yaml; every problem as file:line:col
+  w1mqtt --version | --help
+
+Config: --config, else $W1MQTT_CONFIG, else /etc/w1mqtt/sensors.yaml, else ./sensors.yaml;
+none at all: auto-detect the 1-Wire bus and publish through the bundled broker on 127.0.0.1:1883.
+Watch the readings:  mosquitto_sub -h <pi> -t 'home/#' -v
+Log level: LOG_LEVEL=debug (or log_level: in sensors.yaml).
+Exit codes: 0 ok, 1 bad config or runtime failure, 2 usage error.
+`;
+
+/** Thrown for command-line mistakes; main prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+/** One problem in a config file, located for the user: `sensors.yaml:12:5 sensors.28-….interval: …`. */
+export interface ConfigProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** Dotted path into the document; empty for syntax errors. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly config: Config; readonly file: string }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[]; readonly file: string };
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col}${p.path ? ` ${p.path}` : ''}: ${p.message}`;
+}
+
+/** Read and validate a sensors.yaml. Never throws for bad content; I/O errors become one problem. */
+export async function loadConfigFile(file: string): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { ok: false, file, problems: [{ file, line: 1, col: 1, path: '', message: `cannot read: ${message}` }] };
+  }
+  return parseConfigText(text, file);
+}
+
+/** Pure: YAML text → config or every problem at once, each with line and column. */
+export function parseConfigText(text: string, file: string): LoadResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, col: pos.col };
+  };
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: '', message: e.message.split('\n')[0] ?? e.message }));
+    return { ok: false, file, problems };
+  }
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (result.success) return { ok: true, file, config: result.data };
+  const problems = result.error.issues.flatMap((issue) => locateIssue(doc, issue).map((loc) => ({ file, ...at(loc.offset), path: loc.path, message: loc.message })));
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { ok: false, file, problems };
+}
+
+interface Located {
+  readonly offset: number;
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Map one zod issue to the YAML node it is about; unknown keys point at each key. */
+function locateIssue(doc: Document, issue: z.core.$ZodIssue): Located[] {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const parent = doc.getIn(path, true);
+    return issue.keys.map((key) => ({
+      offset: keyOffset(parent, key) ?? nodeOffset(doc, path),
+      path: [...path, key].join('.'),
+      message: `unknown key "${key}"${suggest(key)}`,
+    }));
+  }
+  // Issues about a mapping key itself (a bad sensor id) point at the key, not its value.
+  const aboutKey = issue.code === 'custom' && issue.params?.['at'] === 'key';
+  const keyAt = aboutKey ? keyOffset(doc.getIn(path.slice(0, -1), true), path[path.length - 1] ?? '') : undefined;
+  return [{ offset: keyAt ?? nodeOffset(doc, path), path: path.join('.'), message: issueMessage(issue) }];
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_union') return 'expected a topic string or a mapping with topic, name, interval, offset';
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `required, expected ${issue.expected}`;
+  return issue.message;
+}
+
+/** Offset of the deepest node that exists along `path` (a missing key points at its parent). */
+function nodeOffset(doc: Document, path: readonly string[]): number {
+  for (let depth = path.length; depth > 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true);
+    if (isNodeWithRange(node)) return node.range[0];
+    // `key:` with no value: point at the key.
+    const keyAt = keyOffset(doc.getIn(path.slice(0, depth - 1), true) ?? doc.contents, path[depth - 1] ?? '');
+    if (keyAt !== undefined) return keyAt;
+  }
+  return isNodeWithRange(doc.contents) ? doc.contents.range[0] : 0;
+}
+
+function keyOffset(parent: unknown, key: string): number | undefined {
+  if (!isMap(parent)) return undefined;
+  for (const pair of parent.items) {
+    if (isScalar(pair.key) && String(pair.key.value) === key && pair.key.range) return pair.key.range[0];
+  }
+  return undefined;
+}
+
+function isNodeWithRange(node: unknown): node is Node & { range: [number, number, number] } {
+  return typeof node === 'object' && node !== null && 'range' in node && Array.isArray((node as { range?: unknown }).range);
+}
+
+/** "did you mean …" for a typo of a known option name. */
+function suggest(key: string): string {
+  const known = ['topic', 'name', 'interval', 'offset', 'enabled', 'url', 'username', 'password', 'password_file', 'client_id', 'base_topic', 'qos', 'retain', 'payload', 'host', 'port', 'path', 'type', 'sources', 'sensors', 'mqtt', 'broker', 'unmapped', 'decimals'];
+  const close = known.find((k) => editDistance(k, key) <= 2);
+  return close ? ` (did you mean "${close}"?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] ?? 0;
+      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length] ?? 0;
+}

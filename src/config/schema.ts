@@ -1,0 +1,136 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { parseDeviceId } from '../onewire/ids.js';
+import { parseDuration } from './duration.js';
+
+/**
+ * The one definition of sensors.yaml. Every type the agent uses for its config
+ * is inferred from here (`z.output`), and `.default()` everywhere means code past
+ * parsing never sees an undefined option. Strict objects make a typo an error.
+ */
+
+const duration = (min: number) =>
+  z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(value)} (use e.g. 30s, 5m, 1h, or seconds)` });
+        return z.NEVER;
+      }
+      if (ms < min) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${min / 1000}s` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** A topic we publish to: no wildcards (MQTT-4.7.3-1 forbids them in PUBLISH), no NUL. */
+const topic = z
+  .string()
+  .min(1, 'a topic cannot be empty')
+  .max(65535)
+  .refine((t) => !/[+#\u0000]/.test(t), 'a topic to publish to cannot contain +, # or NUL')
+  .refine((t) => !t.startsWith('$'), 'topics starting with $ are reserved for the broker');
+
+const port = z.number().int().min(1).max(65535);
+
+const mqttSchema = z.strictObject({
+  /** External broker, `mqtt://host:1883` or `mqtts://host:8883`. Absent → the bundled broker. */
+  url: z
+    .string()
+    .refine((u) => /^(mqtts?|wss?|tcp|ssl):\/\/[^/]+/.test(u), 'use mqtt://host:port or mqtts://host:port')
+    .optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  password_file: z.string().optional(),
+  /** CA bundle for mqtts:// with a private CA. */
+  ca_file: z.string().optional(),
+  cert_file: z.string().optional(),
+  key_file: z.string().optional(),
+  /** @default true: verify the broker's TLS certificate. */
+  reject_unauthorized: z.boolean().default(true),
+  /** @default w1mqtt-<hostname> */
+  client_id: z
+    .string()
+    .min(1)
+    .max(65535)
+    .default(() => `w1mqtt-${hostname()}`),
+  /** @default home */
+  base_topic: topic.default('home'),
+  qos: z.literal([0, 1, 2], { error: 'qos must be 0, 1 or 2' }).default(1),
+  retain: z.boolean().default(true),
+  payload: z.enum(['plain', 'json']).default('plain'),
+  /** Decimals in the published value (DS18B20 resolves 1/16 °C). @default 2 */
+  decimals: z.number().int().min(0).max(4).default(2),
+  keepalive: duration(1000).default(30_000),
+  /** MQTT protocol version. @default 4 (3.1.1) */
+  protocol_version: z.literal([4, 5], { error: 'protocol_version must be 4 (MQTT 3.1.1) or 5' }).default(4),
+});
+
+const brokerSchema = z.strictObject({
+  /** @default 127.0.0.1: only this machine can connect. */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(1883),
+});
+
+const w1Source = z.strictObject({
+  type: z.literal('w1'),
+  path: z.string().min(1).default('/sys/bus/w1/devices'),
+});
+const owfsSource = z.strictObject({
+  type: z.literal('owfs'),
+  path: z.string().min(1).default('/mnt/1wire'),
+  /** Read `/uncached/<dev>/temperature` so a value is never up to 15 s old. @default true */
+  uncached: z.boolean().default(true),
+});
+export const sourceSchema = z.discriminatedUnion('type', [w1Source, owfsSource]);
+
+const sensorSchema = z.strictObject({
+  topic: topic.optional(),
+  name: z.string().min(1).optional(),
+  interval: duration(1000).optional(),
+  /** Calibration added to every reading, °C. */
+  offset: z.number().min(-20).max(20).default(0),
+  /** false: read nothing and publish nothing for this sensor. */
+  enabled: z.boolean().default(true),
+});
+
+const sensorsSchema = z
+  .record(z.string(), z.union([topic, sensorSchema]).nullable())
+  .superRefine((sensors, ctx) => {
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(sensors)) {
+      const id = parseDeviceId(key);
+      if (!id) {
+        ctx.addIssue({ code: 'custom', path: [key], params: { at: 'key' }, message: `"${key}" is not a 1-Wire id (e.g. 28-0316a2792dff or 28.FF2D79A21603)` });
+        continue;
+      }
+      const earlier = seen.get(id.sysfs);
+      if (earlier) ctx.addIssue({ code: 'custom', path: [key], params: { at: 'key' }, message: `same sensor as "${earlier}" (the other id notation)` });
+      seen.set(id.sysfs, key);
+    }
+  });
+
+export const configSchema = z.strictObject({
+  mqtt: mqttSchema.default(() => mqttSchema.parse({})),
+  broker: brokerSchema.default(() => brokerSchema.parse({})),
+  /** Absent → every source that exists on this machine. */
+  sources: z.array(sourceSchema).min(1).optional(),
+  /** @default 30s */
+  interval: duration(1000).default(30_000),
+  unmapped: z.enum(['publish', 'ignore']).default('publish'),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  sensors: sensorsSchema.nullable().default({}).transform((s) => s ?? {}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type MqttConfig = Config['mqtt'];
+export type BrokerConfig = Config['broker'];
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type SensorEntry = z.output<typeof sensorSchema>;
+
+/** The defaults: what the agent runs with when there is no sensors.yaml at all. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkCommand } from './cli/check.js';
+import { demoCommand } from './cli/demo.js';
+import { runCommand } from './cli/run.js';
+import { scanCommand } from './cli/scan.js';
+import { UsageError, USAGE } from './cli/usage.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      yaml: { type: 'boolean' },
+      port: { type: 'string' },
+      interval: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`w1mqtt ${version()}\n`);
+    return 0;
+  }
+  const [command = 'run', ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
+  switch (command) {
+    case 'run':
+      return runCommand({ config: values.config });
+    case 'demo':
+      return demoCommand({ port: values.port, interval: values.interval });
+    case 'scan':
+      return scanCommand({ config: values.config, yaml: values.yaml === true });
+    case 'check':
+      return checkCommand({ config: values.config });
+    default:
+      throw new UsageError(`unknown command: ${command}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const isUsage = err instanceof UsageError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`w1mqtt: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (isUsage) process.stderr.write(`\n${USAGE}`);
+    process.exitCode = isUsage ? 2 : 1;
+  },
+);

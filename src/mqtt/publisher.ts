@@ -1,0 +1,286 @@
+import { readFile as fsReadFile } from 'node:fs/promises';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { MqttConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+
+/**
+ * The one MQTT connection of the agent (MQTT.js). It never gives up on a broker:
+ * a broker that is down at start or goes away later only delays delivery.
+ *
+ * While disconnected, MQTT.js keeps outgoing messages in memory (QoS 0 in its
+ * queue, QoS 1/2 in its outgoing store) and sends them after the reconnect, so
+ * a `publish()` promise stays pending until then. Those messages die with the
+ * process; a disk-backed outbox (src/mqtt/outbox.ts) comes later.
+ */
+
+export interface PublishOptions {
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+}
+
+export interface MqttPublisherOptions {
+  /** config.mqtt.url, or the bundled broker's `mqtt://host:port`. */
+  readonly url: string;
+  readonly mqtt: MqttConfig;
+  readonly statusTopic: string;
+  readonly log: Logger;
+  readonly readFile?: (path: string) => Promise<string>;
+  /** How long `start()` waits for the first connection before it returns anyway. @default 5000 */
+  readonly startWaitMs?: number;
+  readonly now?: () => number;
+}
+
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+const OFFLINE_WAIT_MS = 2_000;
+const END_WAIT_MS = 3_000;
+/** CONNACK refusals that mean "fix your credentials": 3.1.1 return codes 4/5 (MQTT-3.2.2.3), v5 reason codes 0x86/0x87. */
+const AUTH_CODES: Readonly<Record<4 | 5, ReadonlySet<number>>> = { 4: new Set([4, 5]), 5: new Set([134, 135]) };
+
+export class MqttPublisher {
+  readonly #o: MqttPublisherOptions;
+  readonly #log: Logger;
+  readonly #url: string;
+  readonly #now: () => number;
+  #client: MqttClient | undefined;
+  #stopping: Promise<void> | undefined;
+  #published = 0;
+  #failed = 0;
+  /** Reject functions of publishes not yet settled, so stop() can settle them. */
+  readonly #pending = new Set<(err: Error) => void>();
+  #everConnected = false;
+  #up = false;
+  #outageSince: number | undefined;
+  #outageLogged = false;
+  #authLogged = false;
+  #lastError: Error | undefined;
+
+  constructor(options: MqttPublisherOptions) {
+    this.#o = options;
+    this.#log = options.log;
+    this.#url = redactUrl(options.url);
+    this.#now = options.now ?? Date.now;
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected ?? false;
+  }
+
+  get counters(): { readonly published: number; readonly failed: number } {
+    return { published: this.#published, failed: this.#failed };
+  }
+
+  /** Connects in the background; resolves on the first CONNACK or after `startWaitMs`, whichever is first. */
+  async start(): Promise<void> {
+    if (this.#client || this.#stopping) throw new Error('MqttPublisher.start() called twice');
+    const { mqtt, statusTopic } = this.#o;
+    const password = await this.#password();
+    const options: IClientOptions = {
+      clientId: mqtt.client_id,
+      clean: true,
+      keepalive: Math.max(1, Math.round(mqtt.keepalive / 1000)),
+      protocolVersion: mqtt.protocol_version,
+      reconnectPeriod: FIRST_RETRY_MS,
+      // A refused CONNACK (bad password) is retried too: the broker's side may get fixed.
+      reconnectOnConnackError: true,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      rejectUnauthorized: mqtt.reject_unauthorized,
+      will: { topic: statusTopic, payload: 'offline', qos: 1, retain: true },
+      ...(mqtt.username === undefined ? {} : { username: mqtt.username }),
+      ...(password === undefined ? {} : { password }),
+      ...(await this.#tls()),
+    };
+    let connected!: () => void;
+    const firstConnect = new Promise<void>((resolve) => (connected = resolve));
+    const client = connect(this.#o.url, options);
+    this.#client = client;
+    client.on('connect', () => {
+      connected();
+      this.#onConnect(client);
+    });
+    client.on('error', (err) => this.#onError(err));
+    client.on('reconnect', () => (this.#lastError = undefined));
+    client.on('close', () => this.#onClose(client));
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#o.startWaitMs ?? 5_000)));
+    await Promise.race([firstConnect, waited]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Resolves when the broker acknowledged (QoS 1/2) or the packet was written (QoS 0).
+   * While disconnected the message waits in MQTT.js's memory queue (see the file comment).
+   */
+  publish(topic: string, payload: string, opts: PublishOptions): Promise<void> {
+    const client = this.#client;
+    if (!client) return Promise.reject(new Error('MqttPublisher.publish() before start()'));
+    return this.#send(client, topic, payload, opts).then(
+      () => void this.#published++,
+      (err: unknown) => {
+        this.#failed++;
+        throw err;
+      },
+    );
+  }
+
+  /** One publish whose promise stop() can still settle if the broker never takes it. */
+  #send(client: MqttClient, topic: string, payload: string, opts: PublishOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const fail = (err: Error): void => {
+        if (this.#pending.delete(fail)) reject(err);
+      };
+      this.#pending.add(fail);
+      try {
+        client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
+          if (err) return fail(err);
+          if (this.#pending.delete(fail)) resolve();
+        });
+      } catch (err) {
+        fail(toError(err));
+      }
+    });
+  }
+
+  /** Idempotent. Publishes `offline` if it can (≤ 2 s), then disconnects cleanly (≤ 3 s) or drops the socket. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    if (client.connected) {
+      // A clean DISCONNECT discards the Last Will (MQTT-3.14.4-3), so say `offline` ourselves.
+      const sent = this.#send(client, this.#o.statusTopic, 'offline', { qos: 1, retain: true });
+      const outcome = await within(sent, OFFLINE_WAIT_MS);
+      if (outcome !== 'done') this.#log.warn({ url: this.#url, outcome }, 'could not publish offline status before disconnecting');
+    }
+    // Not connected: nothing can be flushed, so end at once instead of waiting for acks.
+    const ended = await within(client.endAsync(!client.connected), END_WAIT_MS);
+    if (ended !== 'done') {
+      client.end(true);
+      client.stream?.destroy();
+    }
+    const lost = this.#pending.size;
+    for (const fail of [...this.#pending]) fail(new Error('publisher stopped before the broker took the message'));
+    this.#log.info({ url: this.#url, ...this.counters, ...(lost ? { discarded: lost } : {}) }, 'disconnected');
+  }
+
+  #onConnect(client: MqttClient): void {
+    client.options.reconnectPeriod = FIRST_RETRY_MS;
+    const outageMs = this.#outageSince === undefined ? undefined : this.#now() - this.#outageSince;
+    const msg = this.#everConnected ? 'reconnected' : 'connected';
+    this.#log.info({ url: this.#url, clientId: this.#o.mqtt.client_id, ...(outageMs === undefined ? {} : { outageMs }) }, msg);
+    this.#everConnected = true;
+    this.#up = true;
+    this.#outageSince = undefined;
+    this.#outageLogged = false;
+    this.#authLogged = false;
+    this.#lastError = undefined;
+    this.#send(client, this.#o.statusTopic, 'online', { qos: 1, retain: true }).catch((err: unknown) => {
+      if (!this.#stopping) this.#log.warn({ err: toError(err).message, topic: this.#o.statusTopic }, 'could not publish online status');
+    });
+  }
+
+  #onError(err: Error): void {
+    // MQTT.js follows every connection failure with 'close'; #onClose reports it once per outage.
+    this.#lastError = err;
+    this.#log.debug({ err: err.message, code: errorCode(err) }, 'mqtt client error');
+  }
+
+  #onClose(client: MqttClient): void {
+    if (this.#stopping) return;
+    const wasUp = this.#up;
+    this.#up = false;
+    this.#outageSince ??= this.#now();
+    const err = this.#lastError;
+    this.#lastError = undefined;
+    const nextRetryMs = client.options.reconnectPeriod ?? FIRST_RETRY_MS;
+    // MQTT.js has already armed the next retry with the current period; double it for the one after.
+    client.options.reconnectPeriod = Math.min(nextRetryMs * 2, MAX_RETRY_MS);
+    const code = err === undefined ? undefined : errorCode(err);
+    const auth = typeof code === 'number' && AUTH_CODES[this.#o.mqtt.protocol_version].has(code);
+    if (auth && !this.#authLogged) {
+      this.#authLogged = this.#outageLogged = true;
+      const reason = err?.message.replace(/^Connection refused: /, '');
+      this.#log.error(
+        { url: this.#url, username: this.#o.mqtt.username, reason, returnCode: code, nextRetryMs },
+        `authentication failed: ${reason ?? 'refused'} (check mqtt.username and mqtt.password_file)`,
+      );
+    } else if (!this.#outageLogged) {
+      this.#outageLogged = true;
+      this.#log.warn(
+        { url: this.#url, err: err?.message ?? 'connection closed by the broker', code, nextRetryMs },
+        wasUp ? 'connection lost' : 'connection failed',
+      );
+    } else {
+      this.#log.debug({ err: err?.message, code, nextRetryMs }, 'retry failed');
+    }
+  }
+
+  async #password(): Promise<string | undefined> {
+    const { password, password_file: file } = this.#o.mqtt;
+    if (file === undefined) return password;
+    const text = await this.#read(file, 'mqtt.password_file');
+    const trimmed = text.trim();
+    if (trimmed === '') throw new Error(`mqtt.password_file ${file} is empty`);
+    return trimmed;
+  }
+
+  async #tls(): Promise<Pick<IClientOptions, 'ca' | 'cert' | 'key'>> {
+    const { ca_file, cert_file, key_file } = this.#o.mqtt;
+    const files = { ca: ca_file, cert: cert_file, key: key_file };
+    const given = Object.entries(files).filter((e): e is [string, string] => e[1] !== undefined);
+    if (given.length === 0) return {};
+    if (!/^(mqtts|ssl|wss|tls):/i.test(this.#o.url)) {
+      this.#log.warn({ url: this.#url }, 'mqtt.ca_file/cert_file/key_file are ignored: the url is not mqtts://');
+      return {};
+    }
+    const out: Record<string, string> = {};
+    for (const [key, file] of given) out[key] = await this.#read(file, `mqtt.${key}_file`);
+    return out;
+  }
+
+  async #read(file: string, what: string): Promise<string> {
+    const read = this.#o.readFile ?? ((p: string) => fsReadFile(p, 'utf8'));
+    try {
+      return await read(file);
+    } catch (err) {
+      throw new Error(`cannot read ${what} ${file}: ${toError(err).message}`, { cause: err });
+    }
+  }
+}
+
+/** The URL for logs: the password (if any was written into it) removed. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//');
+  }
+}
+
+function errorCode(err: Error): string | number | undefined {
+  const code: unknown = (err as { code?: unknown }).code;
+  return typeof code === 'string' || typeof code === 'number' ? code : undefined;
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Waits for `promise` at most `ms`; never rejects. */
+async function within(promise: Promise<unknown>, ms: number): Promise<'done' | 'failed' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, ms, 'timeout')));
+  try {
+    return await Promise.race([promise.then(() => 'done' as const, () => 'failed' as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,44 @@
+import type { Config } from '../config/schema.js';
+
+/**
+ * Pure topic and payload builders. Kept apart from the client so the names users
+ * subscribe to are tested without a broker.
+ */
+
+/** Where an unmapped device publishes: `<base_topic>/1wire/<id>/temperature`. */
+export function unmappedTopic(baseTopic: string, deviceName: string): string {
+  return `${baseTopic}/1wire/${deviceName}/temperature`;
+}
+
+/** Retained `online`/`offline`, with `offline` as the Last Will (zigbee2mqtt's bridge/state idea). */
+export function statusTopic(config: Config): string {
+  return `${config.mqtt.base_topic}/w1mqtt/${config.mqtt.client_id}/status`;
+}
+
+export interface PayloadInput {
+  /** °C after calibration offset. */
+  readonly celsius: number;
+  readonly time: Date;
+  /** The id as the user wrote it (or the source's own notation for unmapped devices). */
+  readonly sensor: string;
+  readonly name?: string | undefined;
+}
+
+/** Round half away from zero on the decimal value, so 21.4375 → "21.44" at 2 decimals. */
+export function formatValue(celsius: number, decimals: number): string {
+  const factor = 10 ** decimals;
+  const rounded = Math.sign(celsius) * Math.round(Math.abs(celsius) * factor) / factor;
+  return (Object.is(rounded, -0) ? 0 : rounded).toFixed(decimals);
+}
+
+export function formatPayload(kind: 'plain' | 'json', decimals: number, input: PayloadInput): string {
+  const value = formatValue(input.celsius, decimals);
+  if (kind === 'plain') return value;
+  return JSON.stringify({
+    temperature: Number(value),
+    unit: 'C',
+    time: input.time.toISOString(),
+    sensor: input.sensor,
+    ...(input.name === undefined ? {} : { name: input.name }),
+  });
+}

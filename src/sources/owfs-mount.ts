@@ -1,0 +1,62 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chipName, thermometerFamily } from '../onewire/families.js';
+import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
+import { fsReadError } from './fs-errors.js';
+import { readingFromOwfsText } from './owfs-value.js';
+import type { Device, ReadResult, Source } from './source.js';
+
+export interface OwfsMountOptions {
+  /** Mount point of owfs (Debian's owfs.service mounts at /run/owfs; many guides use /mnt/1wire). */
+  readonly path: string;
+  /** Read `/uncached/<dev>/temperature`: a cached value can be 15 s old (owserver timeout_volatile). */
+  readonly uncached: boolean;
+}
+
+/** An OWFS FUSE mount: one directory per device, `28.FF2D79A21603/temperature`. */
+export class OwfsMountSource implements Source {
+  readonly name: string;
+  readonly #path: string;
+  readonly #uncached: boolean;
+  #hasUncachedDir: boolean | undefined;
+
+  constructor(options: OwfsMountOptions) {
+    this.#path = options.path;
+    this.#uncached = options.uncached;
+    this.name = `owfs:${options.path}`;
+  }
+
+  async list(): Promise<Device[]> {
+    const entries = await readdir(this.#path);
+    this.#hasUncachedDir = entries.includes('uncached');
+    const devices: Device[] = [];
+    for (const entry of entries.sort()) {
+      if (!isOwfsDeviceName(entry)) continue;
+      const id = parseDeviceId(entry);
+      if (!id || !thermometerFamily(id.family)) continue;
+      // OWFS serialises bus access itself; one queue per mount keeps us from piling up reads.
+      devices.push({ id, name: entry, bus: this.name, chip: chipName(id.family) });
+    }
+    return devices;
+  }
+
+  async read(device: Device): Promise<ReadResult> {
+    const dir = this.#uncached && this.#hasUncachedDir !== false ? join(this.#path, 'uncached', device.name) : join(this.#path, device.name);
+    try {
+      return readingFromOwfsText(await readFile(join(dir, 'temperature'), 'latin1'));
+    } catch (err) {
+      return { ok: false, error: fsReadError(err) };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** True when `path` looks like a live OWFS mount (it always has `settings` and `uncached`). */
+export async function looksLikeOwfs(path: string): Promise<boolean> {
+  try {
+    return (await stat(join(path, 'settings'))).isDirectory();
+  } catch {
+    return false;
+  }
+}

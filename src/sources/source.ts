@@ -1,0 +1,76 @@
+import type { DeviceId } from '../onewire/ids.js';
+
+/**
+ * Why a read gave no usable temperature. A discriminated union on `code` so that
+ * the scheduler can count, log and retry without parsing message strings.
+ */
+export type ReadError =
+  | { readonly code: 'crc_mismatch'; readonly crc: string; readonly raw: string }
+  | { readonly code: 'power_on_reset'; readonly milli: number }
+  | { readonly code: 'insufficient_power'; readonly milli: number }
+  | { readonly code: 'all_zero' }
+  | { readonly code: 'out_of_range'; readonly milli: number }
+  | { readonly code: 'empty_read' }
+  | { readonly code: 'parse_error'; readonly raw: string }
+  | { readonly code: 'not_present' }
+  | { readonly code: 'io_error'; readonly errno: string; readonly message: string }
+  | { readonly code: 'timeout'; readonly ms: number };
+
+export type ReadErrorCode = ReadError['code'];
+
+/** Outcome of one read: a temperature in millidegrees C, or an error as data. */
+export type ReadResult =
+  | { readonly ok: true; readonly milli: number }
+  | { readonly ok: false; readonly error: ReadError };
+
+/** A device a source can see. */
+export interface Device {
+  readonly id: DeviceId;
+  /** The id in the source's own notation (`28-…` for sysfs, `28.…` for OWFS). */
+  readonly name: string;
+  /** Bus key, unique across sources: reads on one bus are serialised. */
+  readonly bus: string;
+  /** Chip name from the family code. */
+  readonly chip: string;
+}
+
+/**
+ * A place 1-Wire devices are read from (kernel sysfs, OWFS mount, owserver).
+ * Implementations do only I/O and parsing; scheduling and validity policy live
+ * elsewhere so every source behaves the same.
+ */
+export interface Source {
+  /** Human-readable, for logs and `scan`: `w1:/sys/bus/w1/devices`. */
+  readonly name: string;
+  /** Thermometers currently present (other families are left out). */
+  list(): Promise<Device[]>;
+  /** One reading of one device; never throws for device-level faults. */
+  read(device: Device): Promise<ReadResult>;
+  /** Release connections and handles; idempotent. */
+  close(): Promise<void>;
+}
+
+export function describeError(error: ReadError): string {
+  switch (error.code) {
+    case 'crc_mismatch':
+      return `CRC mismatch (crc=${error.crc})`;
+    case 'power_on_reset':
+      return 'power-on value 85 °C (no conversion happened)';
+    case 'insufficient_power':
+      return '127.94 °C: not enough power for the conversion (parasite supply?)';
+    case 'all_zero':
+      return 'all-zero scratchpad (bus shorted or sensor not responding)';
+    case 'out_of_range':
+      return `${error.milli / 1000} °C is outside the sensor's -55…125 °C range`;
+    case 'empty_read':
+      return 'empty read (the kernel reports every failure this way since 5.8)';
+    case 'parse_error':
+      return `unreadable value ${JSON.stringify(error.raw.slice(0, 80))}`;
+    case 'not_present':
+      return 'device not present';
+    case 'io_error':
+      return `${error.errno}: ${error.message}`;
+    case 'timeout':
+      return `no answer within ${error.ms} ms`;
+  }
+}

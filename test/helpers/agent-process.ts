@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Repository root, for the CLI entry point and the fixtures. */
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const FIXTURES = join(ROOT, 'fixtures');
+
+/**
+ * The real CLI as a child process (`node --import tsx src/main.ts …`), with its
+ * JSON log lines collected. Stopped by PID in stop()/kill().
+ */
+export interface AgentProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Parsed JSON log lines (stdout). */
+  readonly logs: Record<string, unknown>[];
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first log line matching, or rejects after timeoutMs. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+  /** SIGTERM (or the given signal); SIGKILL if still alive after 8 s. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): AgentProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, LOG_LEVEL: 'debug', W1MQTT_CONFIG: '', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let partial = '';
+  const logs: Record<string, unknown>[] = [];
+  const wakers = new Set<() => void>();
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+    for (const wake of wakers) wake();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+
+  const waitForLog: AgentProcess['waitForLog'] = (predicate, timeoutMs = 10_000) =>
+    new Promise((resolve, reject) => {
+      let seen = 0;
+      const check = (): boolean => {
+        for (; seen < logs.length; seen++) {
+          const line = logs[seen];
+          if (line && predicate(line)) {
+            resolve(line);
+            return true;
+          }
+        }
+        return false;
+      };
+      if (check()) return;
+      const timer = setTimeout(() => {
+        wakers.delete(wake);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; stdout:\n${out.slice(-4000)}\nstderr:\n${err.slice(-2000)}`));
+      }, timeoutMs);
+      const wake = (): void => {
+        if (check()) {
+          clearTimeout(timer);
+          wakers.delete(wake);
+        }
+      };
+      wakers.add(wake);
+    });
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const result = await Promise.race([exited, sleep(8_000).then(() => 'timeout' as const)]);
+    if (result === 'timeout') {
+      child.kill('SIGKILL');
+      await exited;
+      return 'timeout';
+    }
+    return result;
+  };
+  return { child, pid: child.pid ?? -1, logs, stdout: () => out, stderr: () => err, waitForLog, exited, stop };
+}
+
+/** A temp dir holding copies of the fixture trees (tests may change them) and a sensors.yaml. */
+export async function fixtureWorkspace(): Promise<{ dir: string; w1: string; owfs: string; writeConfig(yaml: string): Promise<string>; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-test-'));
+  await cp(join(FIXTURES, 'w1'), join(dir, 'w1'), { recursive: true, verbatimSymlinks: true });
+  await cp(join(FIXTURES, 'owfs'), join(dir, 'owfs'), { recursive: true });
+  return {
+    dir,
+    w1: join(dir, 'w1', 'devices'),
+    owfs: join(dir, 'owfs'),
+    async writeConfig(yaml: string) {
+      const file = join(dir, 'sensors.yaml');
+      await writeFile(file, yaml);
+      return file;
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Run the CLI to completion (for check/scan/--help), bounded in time. */
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const p = startCli(args, opts);
+  const code = await Promise.race([p.exited, sleep(opts.timeoutMs ?? 20_000).then(() => p.stop('SIGKILL'))]);
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
