@@ -56,7 +56,6 @@ export class Agent {
       this.#broker = new BundledBroker({ host: config.broker.host, port: config.broker.port, log: this.#log.child({ module: 'broker' }) });
       await this.#broker.start();
       url = this.#broker.url;
-      this.#log.info({ url }, 'bundled MQTT broker listening');
     }
     this.#publisher = new MqttPublisher({ url, mqtt: config.mqtt, statusTopic: statusTopic(config), log: this.#log.child({ module: 'mqtt' }) });
     await this.#publisher.start();

@@ -187,7 +187,7 @@ export class MqttPublisher {
   #onError(err: Error): void {
     // MQTT.js follows every connection failure with 'close'; #onClose reports it once per outage.
     this.#lastError = err;
-    this.#log.debug({ err: err.message, code: errorCode(err) }, 'mqtt client error');
+    this.#log.trace({ err: err.message, code: errorCode(err) }, 'mqtt client error');
   }
 
   #onClose(client: MqttClient): void {
