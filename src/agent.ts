@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Config, SourceConfig } from './config/schema.js';
 import type { Logger } from './log.js';
 import { BundledBroker } from './mqtt/broker.js';
@@ -9,6 +10,17 @@ import { planSensors, type PlannedSensor } from './sampling/plan.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
 import { createSource, detectSources } from './sources/registry.js';
 import type { Device, ReadResult, Source } from './sources/source.js';
+
+/**
+ * What the agent tells other parts (web page, discovery, stats) without knowing them.
+ * Listeners run synchronously inside the reading path: keep them cheap, never throw.
+ */
+export interface AgentEvents {
+  /** Every read, good or bad, after validity checks and retries. */
+  reading: [sensor: PlannedSensor, result: ReadResult, at: number];
+  /** The set of polled sensors changed (start, discovery, reload). */
+  plan: [sensors: readonly PlannedSensor[]];
+}
 
 export interface AgentOptions {
   readonly config: Config;
@@ -36,6 +48,7 @@ export class Agent {
   #missingLogged = new Set<string>();
   #discoveryTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  readonly events = new EventEmitter<AgentEvents>();
 
   constructor(options: AgentOptions) {
     this.#opts = options;
@@ -100,14 +113,34 @@ export class Agent {
       if (!this.#missingLogged.has(id)) this.#log.warn({ sensor: id }, 'sensor listed in sensors.yaml is not on any bus');
     }
     this.#missingLogged = new Set(plan.missing);
+    const changed = next.size !== this.#plan.size || plan.sensors.some((s) => !sameSensor(this.#plan.get(s.key), s));
     this.#plan = next;
     this.#scheduler.setSensors(plan.sensors);
+    if (changed) this.events.emit('plan', plan.sensors);
+  }
+
+  get faults(): FaultTracker {
+    return this.#faults;
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** True while the MQTT client has a live connection. */
+  get connected(): boolean {
+    return this.#publisher?.connected ?? false;
+  }
+
+  busStats(): ReturnType<Scheduler['busStats']> {
+    return this.#scheduler.busStats();
   }
 
   #onResult(scheduled: ScheduledSensor, result: ReadResult, at: number): void {
     const sensor = this.#plan.get(scheduled.key);
     if (!sensor) return; // re-planned away while the read was in flight
     const context = { topic: sensor.topic, bus: sensor.device.bus };
+    this.events.emit('reading', sensor, result, at);
     if (!result.ok) {
       this.#faults.failure(sensor.displayId, result.error, at, context);
       return;
@@ -150,6 +183,10 @@ export class Agent {
       }
     }
   }
+}
+
+function sameSensor(a: PlannedSensor | undefined, b: PlannedSensor): boolean {
+  return a !== undefined && a.topic === b.topic && a.intervalMs === b.intervalMs && a.offset === b.offset && a.label === b.label && a.device.bus === b.device.bus && a.source === b.source;
 }
 
 function errText(err: unknown): string {
