@@ -23,6 +23,8 @@ export type ReadResult =
   | { readonly ok: true; readonly milli: number }
   | { readonly ok: false; readonly error: ReadError };
 
+export type ConvertResult = { readonly ok: true } | { readonly ok: false; readonly error: ReadError; readonly permanent: boolean };
+
 /** A device a source can see. */
 export interface Device {
   readonly id: DeviceId;
@@ -46,6 +48,13 @@ export interface Source {
   list(): Promise<Device[]>;
   /** One reading of one device; never throws for device-level faults. */
   read(device: Device): Promise<ReadResult>;
+  /**
+   * Optional: start one temperature conversion for every sensor on `bus` at once
+   * (kernel `therm_bulk_read`, OWFS `simultaneous/temperature`), after which
+   * `read()` of those devices only fetches the result. `permanent` failures
+   * (EACCES, EROFS) mean: stop trying and read one by one.
+   */
+  convertAll?(bus: string): Promise<ConvertResult>;
   /** Release connections and handles; idempotent. */
   close(): Promise<void>;
 }
