@@ -49,7 +49,12 @@ export class BundledBroker {
     aedes.on('client', (client) => log.debug({ clientId: client.id }, 'client connected'));
     aedes.on('clientDisconnect', (client) => log.debug({ clientId: client.id }, 'client disconnected'));
     // Malformed packets, dropped sockets, keepalive timeouts: one client's problem, never the broker's.
-    aedes.on('clientError', (client, err) => log.warn({ clientId: client.id, err: err.message }, 'client error'));
+    // A subscriber that just goes away (mosquitto_sub -W, Ctrl-C) shows up as EPIPE/ECONNRESET: not worth a warning.
+    aedes.on('clientError', (client, err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const level = code === 'EPIPE' || code === 'ECONNRESET' ? 'debug' : 'warn';
+      log[level]({ clientId: client.id, err: err.message }, 'client error');
+    });
     aedes.on('connectionError', (client, err) => log.warn({ clientId: client.id, err: err.message }, 'connection error'));
     aedes.on('keepaliveTimeout', (client) => log.warn({ clientId: client.id }, 'client keepalive timeout'));
 
