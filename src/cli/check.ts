@@ -12,7 +12,7 @@ export async function checkCommand(args: { config?: string | undefined }): Promi
   const { config, file } = loaded;
   const sensors = Object.keys(config.sensors).length;
   const broker = config.mqtt.url ?? `bundled broker on ${config.broker.host}:${config.broker.port}`;
-  const sources = config.sources?.map((s) => `${s.type}:${s.path}`).join(', ') ?? 'auto-detect';
+  const sources = config.sources?.map((s) => (s.type === 'owserver' ? `owserver:${s.host}:${s.port}` : `${s.type}:${s.path}`)).join(', ') ?? 'auto-detect';
   process.stdout.write(`${file ?? '(no sensors.yaml: defaults)'}: OK: ${sensors} sensor${sensors === 1 ? '' : 's'} mapped, interval ${formatDuration(config.interval)}, sources ${sources}, publishing to ${broker}\n`);
   return 0;
 }

@@ -22,7 +22,7 @@ export async function scanCommand(args: { config?: string | undefined; yaml: boo
   const { config } = loaded;
   const sourceConfigs = config.sources ?? (await detectSources());
   if (sourceConfigs.length === 0) {
-    process.stderr.write('No 1-Wire source found: no /sys/bus/w1/devices (enable the w1-gpio overlay) and no OWFS mount at /mnt/1wire or /run/owfs.\n');
+    process.stderr.write('No 1-Wire source found: no /sys/bus/w1/devices (enable the w1-gpio overlay), no OWFS mount at /mnt/1wire or /run/owfs, and no owserver on 127.0.0.1:4304.\n');
     return 1;
   }
   const mapped = sensorMap(config);

@@ -84,7 +84,17 @@ const owfsSource = z.strictObject({
   /** Read `/uncached/<dev>/temperature` so a value is never up to 15 s old. @default true */
   uncached: z.boolean().default(true),
 });
-export const sourceSchema = z.discriminatedUnion('type', [w1Source, owfsSource]);
+const owserverSource = z.strictObject({
+  type: z.literal('owserver'),
+  /** owserver's address: this machine, or the one the bus master is plugged into. @default 127.0.0.1 */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(4304),
+  /** Per request, connect included. A 12-bit read takes ~0.75 s on the bus. @default 5s */
+  timeout: duration(100).default(5000),
+  /** Read `/uncached/<dev>/temperature`. @default true */
+  uncached: z.boolean().default(true),
+});
+export const sourceSchema = z.discriminatedUnion('type', [w1Source, owfsSource, owserverSource]);
 
 const sensorSchema = z.strictObject({
   topic: topic.optional(),
