@@ -43,7 +43,7 @@ export class Agent {
   #config: Config;
   #broker: BundledBroker | undefined;
   #publisher: MqttPublisher | undefined;
-  #sources: { config: SourceConfig; source: Source; failing: boolean }[] = [];
+  #sources: { config: SourceConfig; source: Source; failing: boolean; devices: Device[] }[] = [];
   #plan = new Map<string, PlannedSensor>();
   #missingLogged = new Set<string>();
   #discoveryTimer: NodeJS.Timeout | undefined;
@@ -75,9 +75,9 @@ export class Agent {
 
     const sourceConfigs = config.sources ?? (await detectSources());
     if (sourceConfigs.length === 0) {
-      this.#log.warn('no 1-Wire source found: no /sys/bus/w1/devices (is the w1-gpio overlay enabled?) and no OWFS mount at /mnt/1wire or /run/owfs');
+      this.#log.warn('no 1-Wire source found: no /sys/bus/w1/devices (is the w1-gpio overlay enabled?), no OWFS mount at /mnt/1wire or /run/owfs, and no owserver on 127.0.0.1:4304');
     }
-    this.#sources = sourceConfigs.map((c) => ({ config: c, source: createSource(c), failing: false }));
+    this.#sources = sourceConfigs.map((c) => ({ config: c, source: createSource(c), failing: false, devices: [] }));
     await this.discover();
     this.#scheduler.start();
     const every = this.#opts.discoveryMs ?? 30_000;
@@ -90,13 +90,16 @@ export class Agent {
     const found: { source: Source; devices: Device[] }[] = [];
     for (const entry of this.#sources) {
       try {
-        found.push({ source: entry.source, devices: await entry.source.list() });
+        entry.devices = await entry.source.list();
         if (entry.failing) this.#log.info({ source: entry.source.name }, 'source is back');
         entry.failing = false;
       } catch (err) {
         if (!entry.failing) this.#log.warn({ source: entry.source.name, err: errText(err) }, 'cannot list devices of source (bus master gone?)');
         entry.failing = true;
       }
+      // A source that cannot list (owserver restarting, bus master gone) keeps its last
+      // devices: their reads fail and recover, each logged once, instead of vanishing.
+      found.push({ source: entry.source, devices: entry.devices });
     }
     const plan = planSensors(this.#config, found);
     const next = new Map(plan.sensors.map((s) => [s.key, s]));
