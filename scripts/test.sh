@@ -8,6 +8,9 @@ require_node
 missing=()
 have mosquitto || missing+=(mosquitto)
 have mosquitto_sub || missing+=(mosquitto-clients)
+have owserver || missing+=(owserver)
+have owdir || missing+=(ow-shell)
+[ -x /usr/libexec/owfs/owfs ] || have owfs || missing+=(owfs-fuse)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}" || { [ -z "${CI:-}" ] || die "CI needs ${missing[*]}"; }
 fi

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { OwfsMountSource } from '../../src/sources/owfs-mount.js';
 import { detectSources } from '../../src/sources/registry.js';
 import { W1SysfsSource } from '../../src/sources/w1-sysfs.js';
+import { freePort } from '../helpers/ports.js';
 
 const FIXTURES = new URL('../../fixtures/', import.meta.url).pathname;
 
@@ -89,9 +90,10 @@ test('owfs: uncached is read from /uncached, cached from the device dir', async 
 test('detectSources finds a sysfs bus and an OWFS mount under a root', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'w1mqtt-root-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  assert.deepEqual(await detectSources(root), []);
+  const noOwserver = { host: '127.0.0.1', port: await freePort() };
+  assert.deepEqual(await detectSources(root, noOwserver), []);
   await cp(join(FIXTURES, 'w1'), join(root, 'sys/bus/w1'), { recursive: true, verbatimSymlinks: true });
   await cp(join(FIXTURES, 'owfs'), join(root, 'mnt/1wire'), { recursive: true });
-  const found = await detectSources(root);
+  const found = await detectSources(root, noOwserver);
   assert.deepEqual(found.map((s) => s.type), ['w1', 'owfs']);
 });
