@@ -47,6 +47,8 @@ export class Agent {
   #plan = new Map<string, PlannedSensor>();
   #missingLogged = new Set<string>();
   #discoveryTimer: NodeJS.Timeout | undefined;
+  #discovering: Promise<void> | undefined;
+  #lastDiscovery = 0;
   #stopping: Promise<void> | undefined;
   readonly events = new EventEmitter<AgentEvents>();
 
@@ -80,13 +82,21 @@ export class Agent {
     this.#sources = sourceConfigs.map((c) => ({ config: c, source: createSource(c), failing: false, devices: [] }));
     await this.discover();
     this.#scheduler.start();
-    const every = this.#opts.discoveryMs ?? 30_000;
+    const every = this.#opts.discoveryMs ?? DISCOVERY_MS;
     this.#discoveryTimer = setInterval(() => void this.discover(), every);
     this.#discoveryTimer.unref();
   }
 
   /** List every source again and re-plan: new devices start polling, vanished ones stop. */
-  async discover(): Promise<void> {
+  discover(): Promise<void> {
+    this.#discovering ??= this.#discover().finally(() => {
+      this.#discovering = undefined;
+      this.#lastDiscovery = this.#opts.clock.now();
+    });
+    return this.#discovering;
+  }
+
+  async #discover(): Promise<void> {
     const found: { source: Source; devices: Device[] }[] = [];
     for (const entry of this.#sources) {
       try {
@@ -109,7 +119,7 @@ export class Agent {
     for (const [key, s] of this.#plan) {
       if (!next.has(key)) {
         this.#log.warn({ sensor: s.displayId, bus: s.device.bus }, 'sensor vanished from its bus');
-        this.#faults.forget(key);
+        this.#faults.forget(s.displayId);
       }
     }
     for (const id of plan.missing) {
@@ -139,13 +149,19 @@ export class Agent {
     return this.#scheduler.busStats();
   }
 
-  #onResult(scheduled: ScheduledSensor, result: ReadResult, at: number): void {
+  async #onResult(scheduled: ScheduledSensor, result: ReadResult, at: number): Promise<void> {
+    if (!result.ok && (result.error.code === 'not_present' || result.error.code === 'io_error')) {
+      // A device (or its whole bus) may be gone: look now rather than at the next
+      // discovery tick, so one line says what vanished instead of a fault per sensor.
+      if (this.#opts.clock.now() - this.#lastDiscovery > REDISCOVER_AFTER_FAULT_MS) await this.discover();
+    }
     const sensor = this.#plan.get(scheduled.key);
     if (!sensor) return; // re-planned away while the read was in flight
     const context = { topic: sensor.topic, bus: sensor.device.bus };
     this.events.emit('reading', sensor, result, at);
     if (!result.ok) {
-      this.#faults.failure(sensor.displayId, result.error, at, context);
+      const sourceDown = this.#sources.some((s) => s.source === sensor.source && s.failing);
+      this.#faults.failure(sensor.displayId, result.error, at, context, !sourceDown);
       return;
     }
     this.#faults.success(sensor.displayId, at, context);
@@ -187,6 +203,11 @@ export class Agent {
     }
   }
 }
+
+/** The kernel searches the bus every 10 s (w1_timeout); listing as often costs one readdir. */
+const DISCOVERY_MS = 10_000;
+/** At most one extra discovery per this many ms, however many reads fail. */
+const REDISCOVER_AFTER_FAULT_MS = 2_000;
 
 function sameSensor(a: PlannedSensor | undefined, b: PlannedSensor): boolean {
   return a !== undefined && a.topic === b.topic && a.intervalMs === b.intervalMs && a.offset === b.offset && a.label === b.label && a.device.bus === b.device.bus && a.source === b.source;

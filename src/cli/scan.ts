@@ -62,7 +62,13 @@ function table(rows: readonly Row[]): string {
 /** A sensors.yaml `sensors:` block to paste and edit; comments carry chip and reading. */
 function skeleton(rows: readonly Row[], baseTopic: string): string {
   const sensors: Record<string, { topic: string; name: string }> = {};
-  for (const r of rows) sensors[r.device.name] = { topic: `${baseTopic}/${r.device.name}/temperature`, name: `${r.device.chip} ${r.device.name}` };
+  const seen = new Set<string>();
+  for (const r of rows) {
+    // A chip seen through two sources (w1 and OWFS) is listed once, as the agent polls it once.
+    if (seen.has(r.device.id.sysfs)) continue;
+    seen.add(r.device.id.sysfs);
+    sensors[r.device.name] = { topic: `${baseTopic}/${r.device.name}/temperature`, name: `${r.device.chip} ${r.device.name}` };
+  }
   const lines = stringify({ sensors }).split('\n');
   const out = lines.map((l) => {
     const row = rows.find((r) => l === `  ${r.device.name}:`);

@@ -5,6 +5,8 @@ interface FaultState {
   code: ReadErrorCode;
   since: number;
   count: number;
+  /** Whether the start was logged; a recovery is logged only if it was. */
+  logged: boolean;
 }
 
 export interface SensorHealth {
@@ -27,7 +29,11 @@ export class FaultTracker {
     this.#log = log;
   }
 
-  failure(sensor: string, error: ReadError, now: number, context: Record<string, unknown> = {}): void {
+  /**
+   * `log: false` records the fault without a line: used when the whole source is
+   * known to be down, which the agent has already said once.
+   */
+  failure(sensor: string, error: ReadError, now: number, context: Record<string, unknown> = {}, log = true): void {
     this.#count(sensor).failed++;
     this.#byCode.set(error.code, (this.#byCode.get(error.code) ?? 0) + 1);
     const current = this.#faults.get(sensor);
@@ -36,8 +42,8 @@ export class FaultTracker {
       return;
     }
     const message = describeError(error);
-    this.#faults.set(sensor, { code: error.code, since: now, count: 1, message });
-    this.#log.warn({ sensor, ...context, code: error.code, error, previous: current?.code }, `sensor fault: ${message}`);
+    this.#faults.set(sensor, { code: error.code, since: now, count: 1, message, logged: log });
+    if (log) this.#log.warn({ sensor, ...context, code: error.code, error, previous: current?.code }, `sensor fault: ${message}`);
   }
 
   success(sensor: string, now: number, context: Record<string, unknown> = {}): void {
@@ -45,7 +51,7 @@ export class FaultTracker {
     const current = this.#faults.get(sensor);
     if (!current) return;
     this.#faults.delete(sensor);
-    this.#log.info({ sensor, ...context, code: current.code, failures: current.count, durationMs: now - current.since }, 'sensor recovered');
+    if (current.logged) this.#log.info({ sensor, ...context, code: current.code, failures: current.count, durationMs: now - current.since }, 'sensor recovered');
   }
 
   /** A sensor that is no longer scheduled: forget it without a "recovered" line. */
@@ -56,7 +62,7 @@ export class FaultTracker {
   health(sensor: string): SensorHealth {
     const counts = this.#counts.get(sensor) ?? { ok: 0, failed: 0 };
     const fault = this.#faults.get(sensor);
-    return fault ? { ...counts, fault: { ...fault } } : { ...counts };
+    return fault ? { ...counts, fault: { code: fault.code, since: fault.since, count: fault.count, message: fault.message } } : { ...counts };
   }
 
   /** Failures by error code since start, for stats and status lines. */

@@ -83,7 +83,7 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    const result = await Promise.race([exited, sleep(8_000).then(() => 'timeout' as const)]);
+    const result = await Promise.race([exited, sleep(8_000, 'timeout' as const, { ref: false })]);
     if (result === 'timeout') {
       child.kill('SIGKILL');
       await exited;
@@ -113,8 +113,12 @@ export async function fixtureWorkspace(): Promise<{ dir: string; w1: string; owf
 }
 
 /** Run the CLI to completion (for check/scan/--help), bounded in time. */
-export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | string; stdout: string; stderr: string; logs: Record<string, unknown>[] }> {
   const p = startCli(args, opts);
-  const code = await Promise.race([p.exited, sleep(opts.timeoutMs ?? 20_000).then(() => p.stop('SIGKILL'))]);
-  return { code, stdout: p.stdout(), stderr: p.stderr() };
+  const limit = opts.timeoutMs ?? 20_000;
+  const code = await Promise.race([p.exited, sleep(limit, undefined, { ref: false }).then(async () => `timeout after ${limit} ms (${String(await p.stop('SIGKILL'))})`)]);
+  return { code, stdout: p.stdout(), stderr: p.stderr(), logs: p.logs };
 }

@@ -33,7 +33,13 @@ export async function subscribe(opts: { port: number; topics: string[]; username
   for (const topic of opts.topics) args.push('-t', topic);
   if (opts.username !== undefined) args.push('-u', opts.username);
   if (opts.password !== undefined) args.push('-P', opts.password);
-  const child = spawn(findBinary('mosquitto_sub') ?? 'mosquitto_sub', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // mosquitto_sub's stdout is block-buffered on a pipe: stdbuf makes it line-buffered,
+  // so the SUBACK line and each message arrive as they happen.
+  const sub = findBinary('mosquitto_sub') ?? 'mosquitto_sub';
+  const stdbuf = findBinary('stdbuf');
+  const child = stdbuf
+    ? spawn(stdbuf, ['-oL', sub, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(sub, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
   const lines: string[] = [];
   const retainedLines: SubMessage[] = [];
