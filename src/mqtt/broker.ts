@@ -84,6 +84,37 @@ export class BundledBroker {
     log.info({ url: this.url, host, port: this.#address.port }, 'bundled broker listening');
   }
 
+  /**
+   * Listen on another address (a live reload of broker.host/port), keeping the broker
+   * itself and so its retained messages. The new address is bound before the old one
+   * is closed; on the same port that cannot work, so the old listener goes first and
+   * comes back if the new address fails. Throws (with the old listener still open) when
+   * the new address cannot be bound.
+   */
+  async rebind(host: string, port: number): Promise<void> {
+    const aedes = this.#aedes;
+    const old = this.#server;
+    const before = this.#address;
+    if (!aedes || !old || !before || this.#stopping) throw new Error('BundledBroker.rebind() outside start()/stop()');
+    if (host === before.host && port === before.port) return;
+    const clients = [...this.#sockets];
+    const samePort = port !== 0 && port === before.port;
+    if (samePort) await closeServer(old, clients);
+    let server: Server;
+    try {
+      server = await listenOn(aedes, this.#sockets, host, port);
+    } catch (err) {
+      if (samePort) this.#server = await listenOn(aedes, this.#sockets, before.host, before.port);
+      throw listenError(err, host, port);
+    }
+    if (!samePort) await closeServer(old, clients);
+    server.on('error', (err) => this.#o.log.warn({ err: err.message }, 'broker server error'));
+    this.#server = server;
+    const bound = server.address();
+    this.#address = { host, port: typeof bound === 'object' && bound !== null ? bound.port : port };
+    this.#o.log.info({ url: this.url, from: `${before.host}:${before.port}` }, 'bundled broker moved');
+  }
+
   /** Idempotent; closes the listener, drops open client sockets and closes aedes, within ~3 s. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -102,6 +133,30 @@ export class BundledBroker {
     if (aedes) await bounded(new Promise<void>((resolve) => aedes.close(() => resolve())), CLOSE_WAIT_MS);
     if (server || aedes) this.#o.log.info({ url: this.url }, 'bundled broker stopped');
   }
+}
+
+/** A listener for `aedes` on host:port; resolves once bound. */
+async function listenOn(aedes: Aedes, sockets: Set<Socket>, host: string, port: number): Promise<Server> {
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    aedes.handle(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+/** Stop accepting and drop the clients of a listener (they reconnect forever otherwise). */
+async function closeServer(server: Server, clients: readonly Socket[]): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const socket of clients) socket.destroy();
+  await bounded(closed, CLOSE_WAIT_MS);
 }
 
 function listenError(err: unknown, host: string, port: number): Error {

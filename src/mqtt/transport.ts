@@ -1,0 +1,90 @@
+import type { BrokerChange } from '../config/diff.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { BundledBroker } from './broker.js';
+import { MqttPublisher } from './publisher.js';
+import { statusTopic } from './topics.js';
+
+/**
+ * The publish path of a running agent (the bundled broker when there is no
+ * mqtt.url, and the MQTT client), and how a live reload replaces it in-process.
+ */
+export interface Transport {
+  readonly broker: BundledBroker | undefined;
+  readonly publisher: MqttPublisher;
+}
+
+const CLEAR_WAIT_MS = 3_000;
+
+/**
+ * Move to the connection `after` asks for. `retired` topics live on the old broker,
+ * so they are cleared before leaving it. Never leaves the agent without a publisher:
+ * if the new connection cannot be made (a missing password file, a taken port), the
+ * running config's connection is made again and the error is returned with it.
+ */
+export async function replaceTransport(
+  current: Transport,
+  before: Config,
+  after: Config,
+  change: BrokerChange,
+  retired: readonly string[],
+  log: Logger,
+): Promise<{ transport: Transport; error?: Error }> {
+  await clearRetained(current.publisher, retired, log);
+  // One connection per client id (MQTT-3.1.4-2: the broker drops the older one), so the old client goes first.
+  await current.publisher.stop();
+  let started: BundledBroker | undefined;
+  let moved = false;
+  try {
+    let broker = current.broker;
+    if (change === 'start') {
+      started = new BundledBroker({ host: after.broker.host, port: after.broker.port, log: log.child({ module: 'broker' }) });
+      await started.start();
+      broker = started;
+    } else if (change === 'rebind' && broker) {
+      await broker.rebind(after.broker.host, after.broker.port);
+      moved = true;
+    }
+    const publisher = await startPublisher(after, broker, log);
+    if (change === 'stop') {
+      await current.broker?.stop();
+      broker = undefined;
+    }
+    const oldStatus = statusTopic(before);
+    if (oldStatus !== statusTopic(after) && (change === 'keep' || change === 'rebind') && before.mqtt.url === after.mqtt.url) {
+      // Same broker, new client id or base_topic: the old status topic would say `offline` forever.
+      await clearRetained(publisher, [oldStatus], log);
+    }
+    return { transport: { broker, publisher } };
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    await started?.stop();
+    if (moved) await current.broker?.rebind(before.broker.host, before.broker.port).catch(() => undefined);
+    const publisher = await startPublisher(before, current.broker, log);
+    return { transport: { broker: current.broker, publisher }, error };
+  }
+}
+
+async function startPublisher(config: Config, broker: BundledBroker | undefined, log: Logger): Promise<MqttPublisher> {
+  const url = config.mqtt.url ?? broker?.url;
+  if (url === undefined) throw new Error('no broker: mqtt.url is not set and the bundled broker is not running');
+  const publisher = new MqttPublisher({ url, mqtt: config.mqtt, statusTopic: statusTopic(config), log: log.child({ module: 'mqtt' }) });
+  await publisher.start();
+  return publisher;
+}
+
+/** Empty retained messages: the broker drops the retained value (MQTT 3.1.1 §3.3.1.3). Bounded, never throws. */
+export async function clearRetained(publisher: MqttPublisher | undefined, topics: readonly string[], log: Logger): Promise<void> {
+  if (topics.length === 0 || !publisher) return;
+  if (!publisher.connected) {
+    log.warn({ topics }, 'cannot clear the retained values of remapped sensors: not connected to the broker');
+    return;
+  }
+  const sent = Promise.allSettled(topics.map((topic) => publisher.publish(topic, '', { qos: 1, retain: true })));
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([sent, new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, CLEAR_WAIT_MS, 'timeout')))]);
+  clearTimeout(timer);
+  const failed = outcome === 'timeout' ? topics.length : outcome.filter((r) => r.status === 'rejected').length;
+  if (failed > 0) log.warn({ topics, failed }, 'could not clear every retained value of remapped sensors');
+  else log.info({ topics }, 'cleared retained values of remapped or removed sensors');
+}
