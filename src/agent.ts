@@ -1,12 +1,16 @@
 import { EventEmitter } from 'node:events';
+import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from './config/diff.js';
 import type { Config, SourceConfig } from './config/schema.js';
 import type { Logger } from './log.js';
 import { BundledBroker } from './mqtt/broker.js';
 import { MqttPublisher } from './mqtt/publisher.js';
 import { formatPayload, statusTopic } from './mqtt/topics.js';
+import { clearRetained, replaceTransport } from './mqtt/transport.js';
 import type { Clock } from './sampling/clock.js';
 import { FaultTracker } from './sampling/fault-tracker.js';
+import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
 import { planSensors, type PlannedSensor } from './sampling/plan.js';
+import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
 import { createSource, detectSources } from './sources/registry.js';
 import type { Device, ReadResult, Source } from './sources/source.js';
@@ -50,6 +54,10 @@ export class Agent {
   #discovering: Promise<void> | undefined;
   #lastDiscovery = 0;
   #stopping: Promise<void> | undefined;
+  readonly #inFlight = new InFlightReads();
+  /** Readings taken while the connection is being replaced; published once it is back. */
+  #held: { key: string; milli: number; at: number }[] | undefined;
+  #reloadQueue: Promise<unknown> = Promise.resolve();
   readonly events = new EventEmitter<AgentEvents>();
 
   constructor(options: AgentOptions) {
@@ -61,6 +69,7 @@ export class Agent {
       clock: options.clock,
       log: options.log.child({ module: 'scheduler' }),
       onResult: (sensor, result, at) => this.#onResult(sensor, result, at),
+      inFlight: this.#inFlight,
     });
   }
 
@@ -96,6 +105,61 @@ export class Agent {
     return this.#discovering;
   }
 
+  /**
+   * Live reload: apply `next` in place. Known sensors keep their schedule, so the
+   * others' readings go on; only a changed connection is rebuilt (see config/diff.ts).
+   * Rejects, still running the previous config, when the new connection cannot be made.
+   */
+  reload(next: Config): Promise<ConfigDiff> {
+    const run = this.#reloadQueue.then(() => this.#reload(next));
+    this.#reloadQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #reload(next: Config): Promise<ConfigDiff> {
+    const before = this.#config;
+    const diff = diffConfig(before, next);
+    if (!hasChanges(diff) || this.#stopping || !this.#publisher) return diff;
+    const retired = before.mqtt.retain ? retiredTopics(this.sensors(), next) : [];
+    const reconnect = needsNewConnection(diff);
+    if (reconnect) {
+      this.#held = [];
+      const current = { broker: this.#broker, publisher: this.#publisher };
+      const { transport, error } = await replaceTransport(current, before, next, diff.broker, retired, this.#log).catch((err: unknown) => {
+        this.#publisher = undefined; // not even the previous connection could be made again
+        this.#release();
+        throw err;
+      });
+      this.#broker = transport.broker;
+      this.#publisher = transport.publisher;
+      if (error) {
+        this.#release();
+        throw error;
+      }
+    }
+    this.#config = next;
+    if (diff.settings.includes('log_level')) this.#log.level = next.log_level ?? process.env['LOG_LEVEL'] ?? 'info';
+    const oldSources = diff.sources ? this.#sources : [];
+    if (diff.sources) this.#sources = (next.sources ?? (await detectSources())).map((c) => ({ config: c, source: createSource(c), failing: false, devices: [] }));
+    // A discovery already running may have listed the old sources: wait for it, then look again.
+    await this.#discovering;
+    await this.discover();
+    this.#release();
+    await Promise.all(oldSources.map((s) => s.source.close()));
+    if (!reconnect) await clearRetained(this.#publisher, retired, this.#log);
+    return diff;
+  }
+
+  /** Publish what was held during a connection change, under the plan now in force. */
+  #release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const h of held) {
+      const sensor = this.#plan.get(h.key);
+      if (sensor) this.#publishReading(sensor, h.milli, h.at);
+    }
+  }
+
   async #discover(): Promise<void> {
     const found: { source: Source; devices: Device[] }[] = [];
     for (const entry of this.#sources) {
@@ -116,9 +180,11 @@ export class Agent {
     for (const s of plan.sensors) {
       if (!this.#plan.has(s.key)) this.#log.info({ sensor: s.displayId, chip: s.device.chip, bus: s.device.bus, topic: s.topic, intervalMs: s.intervalMs }, 'sensor found');
     }
+    const present = new Set(found.flatMap((f) => f.devices.map((d) => d.id.sysfs)));
     for (const [key, s] of this.#plan) {
       if (!next.has(key)) {
-        this.#log.warn({ sensor: s.displayId, bus: s.device.bus }, 'sensor vanished from its bus');
+        if (present.has(key)) this.#log.info({ sensor: s.displayId, topic: s.topic }, 'sensor no longer polled (sensors.yaml)');
+        else this.#log.warn({ sensor: s.displayId, bus: s.device.bus }, 'sensor vanished from its bus');
         this.#faults.forget(s.displayId);
       }
     }
@@ -149,6 +215,11 @@ export class Agent {
     return this.#scheduler.busStats();
   }
 
+  /** The read that has been in flight longest (even past its timeout): the watchdog's liveness signal. */
+  oldestRead(): InFlightRead | undefined {
+    return this.#inFlight.oldest();
+  }
+
   async #onResult(scheduled: ScheduledSensor, result: ReadResult, at: number): Promise<void> {
     if (!result.ok && (result.error.code === 'not_present' || result.error.code === 'io_error')) {
       // A device (or its whole bus) may be gone: look now rather than at the next
@@ -165,7 +236,12 @@ export class Agent {
       return;
     }
     this.#faults.success(sensor.displayId, at, context);
-    const celsius = result.milli / 1000 + sensor.offset;
+    if (this.#held) this.#held.push({ key: sensor.key, milli: result.milli, at });
+    else this.#publishReading(sensor, result.milli, at);
+  }
+
+  #publishReading(sensor: PlannedSensor, milli: number, at: number): void {
+    const celsius = milli / 1000 + sensor.offset;
     const { mqtt } = this.#config;
     const payload = formatPayload(mqtt.payload, mqtt.decimals, { celsius, time: new Date(at), sensor: sensor.displayId, name: sensor.label });
     this.#log.debug({ sensor: sensor.displayId, topic: sensor.topic, payload }, 'reading');

@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { isRetryable } from '../onewire/validity.js';
 import type { Device, ReadResult, Source } from '../sources/source.js';
 import type { Clock } from './clock.js';
+import type { InFlightReads } from './in-flight.js';
 
 /** One sensor the scheduler polls. `key` is stable across re-plans (the sysfs id). */
 export interface ScheduledSensor {
@@ -20,6 +21,8 @@ export interface SchedulerOptions {
   readonly readTimeoutMs?: number;
   /** Extra reads after a power-on value, a CRC error or an empty read. @default 1 */
   readonly retries?: number;
+  /** Registers every read until it settles, even after its timeout (for the watchdog). */
+  readonly inFlight?: InFlightReads;
 }
 
 interface Slot {
@@ -176,7 +179,9 @@ class BusWorker {
       timer = setTimeout(() => resolve({ ok: false, error: { code: 'timeout', ms } }), ms);
     });
     try {
-      const read = sensor.source.read(sensor.device).catch((err: unknown): ReadResult => ({
+      const started = sensor.source.read(sensor.device);
+      this.#opts.inFlight?.track(started, { bus: this.#bus, sensor: sensor.device.name, since: this.#opts.clock.now() });
+      const read = started.catch((err: unknown): ReadResult => ({
         ok: false,
         error: { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) },
       }));
