@@ -2,10 +2,13 @@ import { Agent } from '../agent.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { systemClock } from '../sampling/clock.js';
+import { SdNotify } from '../system/sd-notify.js';
+import { ServiceNotifier } from '../system/service.js';
 import { handleShutdownSignals } from '../system/shutdown.js';
+import { followConfig } from './live-config.js';
 import { loadCliConfig } from './load-config.js';
 
-/** `w1mqtt run`: load config, start the agent, run until a signal. */
+/** `w1mqtt run`: load config, start the agent, follow sensors.yaml, run until a signal. */
 export async function runCommand(args: { config?: string | undefined }): Promise<number> {
   const loaded = await loadCliConfig(args.config);
   if (!loaded.ok) {
@@ -15,27 +18,41 @@ export async function runCommand(args: { config?: string | undefined }): Promise
   }
   const log = createLogger({ level: loaded.config.log_level });
   log.info({ config: loaded.file ?? '(none: defaults)', version: process.env['npm_package_version'] }, 'w1mqtt starting');
-  return runAgent(loaded.config, log);
+  return runAgent(loaded.config, log, undefined, (agent, service) => followConfig(loaded.file, agent, log, service));
 }
 
+/** What `run` adds once the agent is up (the config watcher); returns how to stop it. */
+export type Attach = (agent: Agent, service: ServiceNotifier | undefined) => Promise<() => Promise<void>>;
+
 /** Start an agent and keep the process alive until SIGINT/SIGTERM; shared with `demo`. */
-export async function runAgent(config: Config, log: Logger, onStop?: () => Promise<void>): Promise<number> {
+export async function runAgent(config: Config, log: Logger, onStop?: () => Promise<void>, attach?: Attach): Promise<number> {
   const agent = new Agent({ config, log, clock: systemClock });
+  // Only under systemd (NOTIFY_SOCKET set): READY/STATUS/WATCHDOG/RELOADING/STOPPING.
+  const notify = await SdNotify.fromEnv(process.env, log.child({ module: 'systemd' }));
+  const service = notify && new ServiceNotifier({ notify, agent, log: log.child({ module: 'systemd' }) });
+  let detach: (() => Promise<void>) | undefined;
   handleShutdownSignals({
     log,
     stop: async () => {
+      await service?.stopping();
+      await detach?.();
       await agent.stop();
       await onStop?.();
+      await notify?.close();
     },
   });
   try {
     await agent.start();
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    await service?.stopping();
     await agent.stop();
     await onStop?.();
+    await notify?.close();
     return 1;
   }
+  service?.start();
+  detach = await attach?.(agent, service);
   log.info({ sensors: agent.sensors().length }, 'running');
   // Signals end the process through handleShutdownSignals.
   return new Promise<number>(() => {});
