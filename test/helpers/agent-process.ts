@@ -27,8 +27,13 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): AgentProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {
+export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownWatchdogPid?: boolean } = {}): AgentProcess {
+  const argv = ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args];
+  // systemd sets WATCHDOG_PID to the main PID before exec; a shell that execs node keeps its PID.
+  const [command, commandArgs] = opts.ownWatchdogPid
+    ? ['/bin/sh', ['-c', 'WATCHDOG_PID=$$ exec "$0" "$@"', process.execPath, ...argv]]
+    : [process.execPath, argv];
+  const child = spawn(command, commandArgs, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, LOG_LEVEL: 'debug', W1MQTT_CONFIG: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
