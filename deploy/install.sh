@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Install w1mqtt as a systemd service (Raspberry Pi OS / Debian bookworm or trixie).
+#   sudo ./deploy/install.sh              from a checkout: build, install, enable, start
+#   ./deploy/install.sh --destdir DIR     the same files under DIR, touching nothing else
+#                                         (packaging and tests: no systemctl, no udevadm)
+# Options: --prefix DIR (program, default /opt/w1mqtt), --destdir DIR (or $DESTDIR),
+#          --no-start (install and enable, but do not start).
+# Safe to run again: it updates the program and the unit, and never overwrites an
+# existing /etc/w1mqtt/sensors.yaml.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+. "$repo/scripts/lib.sh"
+
+prefix=/opt/w1mqtt
+destdir="${DESTDIR:-}"
+start=1
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+    --prefix=*) prefix="${1#*=}"; shift ;;
+    --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
+    --destdir=*) destdir="${1#*=}"; shift ;;
+    --no-start) start=0; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option: $1 (see --help)" ;;
+  esac
+done
+case "$prefix" in /*) ;; *) die "--prefix must be an absolute path" ;; esac
+if [ -n "$destdir" ]; then
+  mkdir -p "$destdir"
+  destdir="$(cd "$destdir" && pwd)"
+elif [ "$(id -u)" != 0 ]; then
+  die "run as root (sudo $0), or with --destdir DIR to install into a directory"
+fi
+say() { echo "w1mqtt: $*"; }
+
+# 1. Node.js >= 20.19 (trixie ships it; on bookworm install a current LTS first).
+if ! command -v node >/dev/null 2>&1 && [ -z "$destdir" ]; then apt_install nodejs npm || true; fi
+require_node
+node_bin="$(command -v node)"
+
+# 2. Build from this checkout when dist/ is missing or older than the sources.
+cd "$repo"
+if [ ! -f dist/main.js ] || [ -n "$(find src package.json -newer dist/main.js -print -quit)" ]; then
+  say "building"
+  npm_deps
+  npm run --silent build
+fi
+
+# 3. The program: a copy of the package with its runtime dependencies only,
+#    swapped in whole so a running service never sees half an update.
+target="$destdir$prefix"
+say "installing the program into $target"
+rm -rf "$target.new" "$target.old"
+mkdir -p "$target.new"
+cp -a package.json package-lock.json README.md bin dist deploy fixtures node_modules "$target.new/"
+(cd "$target.new" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+[ -d "$target" ] && mv "$target" "$target.old"
+mv "$target.new" "$target"
+rm -rf "$target.old"
+mkdir -p "$destdir/usr/local/bin"
+ln -sfn "$prefix/bin/w1mqtt.js" "$destdir/usr/local/bin/w1mqtt"
+
+# 4. The service user w1mqtt in the group w1 (sysusers.d: idempotent, works on a DESTDIR).
+install -D -m 0644 deploy/w1mqtt.sysusers "$destdir/usr/lib/sysusers.d/w1mqtt.conf"
+mkdir -p "$destdir/etc"
+if command -v systemd-sysusers >/dev/null 2>&1; then
+  systemd-sysusers ${destdir:+--root="$destdir"} "$destdir/usr/lib/sysusers.d/w1mqtt.conf" >/dev/null
+else
+  getent group w1 >/dev/null || groupadd --system ${destdir:+--prefix "$destdir"} w1
+  getent passwd w1mqtt >/dev/null || useradd --system ${destdir:+--prefix "$destdir"} --gid w1 --home-dir /var/lib/w1mqtt --shell /usr/sbin/nologin w1mqtt
+fi
+
+# 5. The unit, with this machine's node and the install prefix; the udev rule.
+mkdir -p "$destdir/etc/systemd/system" "$destdir/etc/udev/rules.d"
+sed -e "s|^ExecStart=/usr/bin/node /opt/w1mqtt/|ExecStart=$node_bin $prefix/|" -e "s|file:/opt/w1mqtt/|file:$prefix/|" \
+  deploy/w1mqtt.service >"$destdir/etc/systemd/system/w1mqtt.service.new"
+chmod 0644 "$destdir/etc/systemd/system/w1mqtt.service.new"
+mv "$destdir/etc/systemd/system/w1mqtt.service.new" "$destdir/etc/systemd/system/w1mqtt.service"
+install -m 0644 deploy/60-w1mqtt.rules "$destdir/etc/udev/rules.d/60-w1mqtt.rules"
+
+# 6. /etc/w1mqtt: the example for reference; sensors.yaml only if there is none yet.
+install -d -m 0755 "$destdir/etc/w1mqtt"
+install -m 0644 deploy/sensors.example.yaml "$destdir/etc/w1mqtt/sensors.example.yaml"
+if [ -e "$destdir/etc/w1mqtt/sensors.yaml" ]; then
+  say "keeping your /etc/w1mqtt/sensors.yaml"
+else
+  install -m 0640 deploy/sensors.example.yaml "$destdir/etc/w1mqtt/sensors.yaml"
+  [ -n "$destdir" ] || chgrp w1 /etc/w1mqtt/sensors.yaml
+  say "installed an example /etc/w1mqtt/sensors.yaml (edit it: changes apply without a restart)"
+fi
+
+if [ -n "$destdir" ]; then
+  say "installed into $destdir (nothing enabled or started)"
+  exit 0
+fi
+
+# 7. Apply the udev rule to sensors already present, then enable and (re)start.
+udevadm control --reload-rules 2>/dev/null || true
+udevadm trigger --subsystem-match=w1 --action=add 2>/dev/null || true
+systemctl daemon-reload
+systemctl enable w1mqtt.service >/dev/null
+if [ "$start" = 1 ]; then
+  if ! systemctl restart w1mqtt.service; then
+    journalctl -u w1mqtt.service -n 30 --no-pager || true
+    die "w1mqtt did not start (the log is above)"
+  fi
+  systemctl --no-pager status w1mqtt.service | head -n 5 || true
+fi
+say "done. Logs: journalctl -u w1mqtt -f   Status: systemctl status w1mqtt"

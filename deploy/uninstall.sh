@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Remove what install.sh installed. Your /etc/w1mqtt (sensors.yaml) and the state in
+# /var/lib/w1mqtt stay, as do the w1mqtt user and the w1 group, unless --purge.
+#   sudo ./deploy/uninstall.sh [--purge]
+#   ./deploy/uninstall.sh --destdir DIR [--purge]    the same under DIR
+# Options: --prefix DIR (default /opt/w1mqtt), --destdir DIR (or $DESTDIR). Safe to run again.
+set -euo pipefail
+prefix=/opt/w1mqtt
+destdir="${DESTDIR:-}"
+purge=0
+die() { echo "w1mqtt: $*" >&2; exit 1; }
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+    --prefix=*) prefix="${1#*=}"; shift ;;
+    --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
+    --destdir=*) destdir="${1#*=}"; shift ;;
+    --purge) purge=1; shift ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option: $1 (see --help)" ;;
+  esac
+done
+case "$prefix" in /*) ;; *) die "--prefix must be an absolute path" ;; esac
+[ -n "$destdir" ] || [ "$(id -u)" = 0 ] || die "run as root (sudo $0), or with --destdir DIR"
+
+if [ -z "$destdir" ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now w1mqtt.service 2>/dev/null || true
+fi
+rm -f "$destdir/etc/systemd/system/w1mqtt.service" "$destdir/etc/udev/rules.d/60-w1mqtt.rules" \
+  "$destdir/usr/lib/sysusers.d/w1mqtt.conf"
+if [ "$(readlink "$destdir/usr/local/bin/w1mqtt" 2>/dev/null)" = "$prefix/bin/w1mqtt.js" ]; then
+  rm -f "$destdir/usr/local/bin/w1mqtt"
+fi
+rm -rf "$destdir$prefix" "$destdir$prefix.new" "$destdir$prefix.old"
+if [ -z "$destdir" ]; then
+  systemctl daemon-reload 2>/dev/null || true
+  udevadm control --reload-rules 2>/dev/null || true
+fi
+if [ "$purge" = 1 ]; then
+  rm -rf "$destdir/etc/w1mqtt" "$destdir/var/lib/w1mqtt" "$destdir/var/lib/private/w1mqtt"
+  if grep -q '^w1mqtt:' "$destdir/etc/passwd" 2>/dev/null; then userdel ${destdir:+--prefix "$destdir"} w1mqtt; fi
+  # The w1 group may be used by others (it is the generic 1-Wire group): only an empty one goes.
+  if grep -q '^w1:[^:]*:[^:]*:$' "$destdir/etc/group" 2>/dev/null && ! awk -F: '$4 == g' g="$(awk -F: '$1 == "w1" { print $3 }' "$destdir/etc/group")" "$destdir/etc/passwd" | grep -q .; then
+    groupdel ${destdir:+--prefix "$destdir"} w1
+  fi
+  echo "w1mqtt: removed, with its configuration, state and user"
+else
+  echo "w1mqtt: removed (kept /etc/w1mqtt and /var/lib/w1mqtt; --purge removes them and the w1mqtt user)"
+fi
