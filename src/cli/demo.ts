@@ -43,7 +43,7 @@ export async function demoCommand(args: { port?: string | undefined; interval?: 
     'demo: a simulated 1-Wire bus (fixture copy with changing values) through the bundled broker',
   );
   const cleanup = async () => {
-    bus.stop();
+    await bus.stop();
     await rm(dir, { recursive: true, force: true });
   };
   const code = await runAgent(config, log, cleanup);

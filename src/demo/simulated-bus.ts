@@ -24,6 +24,7 @@ export class SimulatedBus {
   readonly owfsPath: string;
   readonly #drifters: Drifter[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
   #step = 0;
 
   constructor(dir: string) {
@@ -68,7 +69,9 @@ export class SimulatedBus {
 
   /** Change every good sensor a little every `everyMs`. */
   start(everyMs: number): void {
-    this.#timer = setInterval(() => void this.tick(), everyMs);
+    this.#timer = setInterval(() => {
+      this.#ticking ??= this.tick().finally(() => (this.#ticking = undefined));
+    }, everyMs);
     this.#timer.unref();
   }
 
@@ -80,8 +83,10 @@ export class SimulatedBus {
     }
   }
 
-  stop(): void {
+  /** Resolves once a change in progress is written, so the tree can be removed after it. */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#ticking;
   }
 }
 
