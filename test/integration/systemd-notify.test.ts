@@ -149,17 +149,17 @@ test('SIGTERM during a slow read: the read finishes, offline is published, exit 
   const unit = await readFile(new URL('../../deploy/w1mqtt.service', import.meta.url), 'utf8');
   const stopSec = Number(/^TimeoutStopSec=(\d+)s$/m.exec(unit)?.[1]);
   assert.ok(stopSec >= 10, 'the unit sets TimeoutStopSec');
+  // An external broker keeps the retained status after the agent is gone.
+  const mosquitto = await startMosquitto();
+  t.after(() => mosquitto.stop());
   const ws = await workspace(t);
+  await writeFile(ws.file, (await readFile(ws.file, 'utf8')).replace(/^broker:.*$/m, `mqtt: { url: '${mosquitto.url}' }`));
   const slave = join(ws.w1, LIVING, 'w1_slave');
   const good = await readFile(slave, 'latin1');
   await rm(slave);
   execFileSync('mkfifo', [slave]);
   const agent = run(t, ws.file, {});
-  const sub = await (async () => {
-    await agent.waitForLog((l) => l['msg'] === 'running', 30_000);
-    return subscribe({ port: ws.port, topics: ['home/#'] });
-  })();
-  t.after(() => sub.stop());
+  await agent.waitForLog((l) => l['msg'] === 'running', 30_000);
 
   // Hold the write end open: the agent's read is now in progress and waits for data.
   let fd: number | undefined;
@@ -186,7 +186,10 @@ test('SIGTERM during a slow read: the read finishes, offline is published, exit 
   assert.equal(code, 0, 'clean exit before systemd would SIGKILL');
   assert.ok(Date.now() - signalled < stopSec * 1000);
   assert.ok(agent.logs.some((l) => l['msg'] === 'stopped'));
-  await sub.waitFor((m) => m.topic.endsWith('/status') && m.payload === 'offline');
+  const sub = await subscribe({ port: mosquitto.port, topics: ['home/#'] });
+  t.after(() => sub.stop());
+  await sub.waitFor((m) => m.topic.endsWith('/status') && m.payload === 'offline' && m.retained);
+  await sub.waitFor((m) => m.topic === 'home/living/temperature' && m.payload === '23.13', 5_000);
 });
 
 test('abstract NOTIFY_SOCKET: the systemd-notify fallback carries READY and STOPPING', T, async (t) => {
