@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { systemClock } from '../sampling/clock.js';
 import { handleShutdownSignals } from '../system/shutdown.js';
+import { LivePage } from '../web/live-page.js';
 import { loadCliConfig } from './load-config.js';
 
 /** `w1mqtt run`: load config, start the agent, run until a signal. */
@@ -19,21 +20,22 @@ export async function runCommand(args: { config?: string | undefined }): Promise
 }
 
 /** Start an agent and keep the process alive until SIGINT/SIGTERM; shared with `demo`. */
-export async function runAgent(config: Config, log: Logger, onStop?: () => Promise<void>): Promise<number> {
+export async function runAgent(config: Config, log: Logger, onStop?: () => Promise<void>, opts: { webFallbackPort?: boolean } = {}): Promise<number> {
   const agent = new Agent({ config, log, clock: systemClock });
-  handleShutdownSignals({
-    log,
-    stop: async () => {
-      await agent.stop();
-      await onStop?.();
-    },
-  });
+  // The page starts first so it sees the first readings; it saves its history after the agent stopped.
+  const page = config.web.enabled ? new LivePage({ agent, log: log.child({ module: 'web' }), fallbackToFreePort: opts.webFallbackPort ?? false }) : undefined;
+  const stopAll = async (): Promise<void> => {
+    await agent.stop();
+    await page?.stop().catch((err: unknown) => log.error({ part: 'web', err: err instanceof Error ? err.message : String(err) }, 'error while stopping'));
+    await onStop?.();
+  };
+  handleShutdownSignals({ log, stop: stopAll });
   try {
+    await page?.start();
     await agent.start();
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
-    await agent.stop();
-    await onStop?.();
+    await stopAll();
     return 1;
   }
   log.info({ sensors: agent.sensors().length }, 'running');
