@@ -11,6 +11,7 @@ have mosquitto_sub || missing+=(mosquitto-clients)
 have owserver || missing+=(owserver)
 have owdir || missing+=(ow-shell)
 [ -x /usr/libexec/owfs/owfs ] || have owfs || missing+=(owfs-fuse)
+have chromium || missing+=(chromium)   # the live page's browser tests (driven by playwright-core)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}" || { [ -z "${CI:-}" ] || die "CI needs ${missing[*]}"; }
 fi
