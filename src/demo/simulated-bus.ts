@@ -1,4 +1,4 @@
-import { cp, readdir, readFile, writeFile, stat } from 'node:fs/promises';
+import { cp, readdir, readFile, rename, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDeviceId, isOwfsDeviceName, isSysfsSlaveName } from '../onewire/ids.js';
 import { readingFromW1Slave } from '../onewire/scratchpad.js';
@@ -46,8 +46,8 @@ export class SimulatedBus {
       this.#add(result.milli, async (milli) => {
         const bytes = encodeScratchpad(id.family, milli, id.family === '10' ? {} : { resolution });
         const t = kernelMilli(id.family, bytes);
-        await writeFile(file, formatW1Slave(bytes, t));
-        await writeFile(join(dir, 'temperature'), `${t}\n`);
+        await writeAtomic(file, formatW1Slave(bytes, t));
+        await writeAtomic(join(dir, 'temperature'), `${t}\n`);
       });
     }
     for (const name of (await readdir(this.owfsPath)).filter(isOwfsDeviceName)) {
@@ -57,7 +57,7 @@ export class SimulatedBus {
       this.#add(result.milli, async (milli) => {
         // OWFS prints %G: six significant digits, trimmed through FUSE.
         const text = String(Number((milli / 1000).toPrecision(6)));
-        for (const f of files) if (await exists(f)) await writeFile(f, text);
+        for (const f of files) if (await exists(f)) await writeAtomic(f, text);
       });
     }
   }
@@ -89,6 +89,16 @@ async function readResolution(dir: string): Promise<9 | 10 | 11 | 12> {
   const text = await readFile(join(dir, 'resolution'), 'latin1').catch(() => '12');
   const n = Number(text.trim());
   return n === 9 || n === 10 || n === 11 ? n : 12;
+}
+
+/**
+ * The agent may read while we write: a plain writeFile truncates first, so a read in
+ * between sees an empty file (an `empty_read` fault the kernel would never cause).
+ * A rename replaces the file in one step.
+ */
+async function writeAtomic(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.new`, text);
+  await rename(`${file}.new`, file);
 }
 
 async function exists(path: string): Promise<boolean> {

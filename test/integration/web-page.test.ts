@@ -169,6 +169,10 @@ test('w1mqtt demo serves the page and prints its URL; the README screenshot is m
   const { page, errors, foreign } = await openPage(t, browser, `http://127.0.0.1:${webPort}`, { width: 1200, height: 1000 });
   await page.waitForFunction(() => [...document.querySelectorAll('article.card h2')].map((h) => h.textContent).join('|').startsWith('Kitchen|Living room'), undefined, { timeout: 30_000 });
   await eventually('the kitchen chart', async () => ((await linePixels(page, '28-0316a2792dff')) > 50 ? true : undefined), 30_000);
+  // The simulated bus changes values under the agent's feet: never a spurious fault.
+  const faulty = await page.evaluate(() => [...document.querySelectorAll('article.card[data-state="fault"]')].map((c) => c.getAttribute('data-sensor')).sort());
+  assert.deepEqual(faulty, Object.keys(FAULTY).sort());
+  assert.equal(await page.textContent('#summary'), '14 sensors · 9 ok · 5 faulty');
   const dir = SHOTS ?? (await mkdtemp(join(tmpdir(), 'w1mqtt-shot-')));
   if (!SHOTS) t.after(() => rm(dir, { recursive: true, force: true }));
   await mkdir(dir, { recursive: true });
