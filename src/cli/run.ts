@@ -30,8 +30,9 @@ export async function runAgent(config: Config, log: Logger, onStop?: () => Promi
     await onStop?.();
   };
   handleShutdownSignals({ log, stop: stopAll });
+  // The page is optional: whatever goes wrong with it, the agent still starts.
+  await page?.start().catch((err: unknown) => log.error({ module: 'web', err: err instanceof Error ? err.message : String(err) }, 'web page not available'));
   try {
-    await page?.start();
     await agent.start();
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
