@@ -48,7 +48,7 @@ export async function demoCommand(args: { port?: string | undefined; interval?: 
     'demo: a simulated 1-Wire bus (fixture copy with changing values) through the bundled broker',
   );
   const cleanup = async () => {
-    bus.stop();
+    await bus.stop();
     await rm(dir, { recursive: true, force: true });
   };
   // Port 8080 taken by something else: the demo takes a free port and logs the URL.

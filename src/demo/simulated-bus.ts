@@ -24,6 +24,7 @@ export class SimulatedBus {
   readonly owfsPath: string;
   readonly #drifters: Drifter[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
   #step = 0;
 
   constructor(dir: string) {
@@ -68,7 +69,10 @@ export class SimulatedBus {
 
   /** Change every good sensor a little every `everyMs`. */
   start(everyMs: number): void {
-    this.#timer = setInterval(() => void this.tick(), everyMs);
+    this.#timer = setInterval(() => {
+      // A write that fails (the tree removed under us) only leaves that value as it was.
+      this.#inFlight = this.#inFlight.then(() => this.tick()).catch(() => {});
+    }, everyMs);
     this.#timer.unref();
   }
 
@@ -80,8 +84,10 @@ export class SimulatedBus {
     }
   }
 
-  stop(): void {
+  /** Stops the changes; resolves once a change in progress is written, so the tree can be removed. */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#inFlight;
   }
 }
 

@@ -179,7 +179,7 @@ test('w1mqtt demo serves the page and prints its URL; the README screenshot is m
   await page.screenshot({ path: join(dir, 'web-page.png') });
   assert.deepEqual(errors, []);
   assert.deepEqual(foreign, []);
-  assert.equal(await demo.stop(), 0);
+  assert.equal(await demo.stop(), 0, `demo exit; stderr:\n${demo.stderr()}\nstdout:\n${demo.stdout().slice(-3000)}`);
 });
 
 /** Relative luminance (0 black … 1 white) of a CSS `rgb(…)` colour. */
