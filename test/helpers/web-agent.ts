@@ -37,6 +37,8 @@ export interface WebAgent {
   readonly dir: string;
   /** The config file, to start a second agent on the same workspace. */
   readonly configFile: string;
+  /** Another agent on the same config (after this one stopped), stopped before the workspace goes. */
+  again(): AgentProcess;
 }
 
 /**
@@ -46,7 +48,12 @@ export interface WebAgent {
  */
 export async function startWebAgent(t: TestContext, opts: { web?: Record<string, unknown>; extra?: Record<string, unknown>; waitForPage?: boolean } = {}): Promise<WebAgent> {
   const ws = await fixtureWorkspace();
-  t.after(() => ws.cleanup());
+  const agents: AgentProcess[] = [];
+  // One hook, in this order: a stopping agent writes its history into the workspace.
+  t.after(async () => {
+    for (const a of agents) await a.stop();
+    await ws.cleanup();
+  });
   const webPort = await freePort();
   const brokerPort = await freePort();
   const stateDir = join(ws.dir, 'state');
@@ -65,10 +72,14 @@ export async function startWebAgent(t: TestContext, opts: { web?: Record<string,
   };
   // JSON is YAML: the loader reads it like any sensors.yaml.
   const configFile = await ws.writeConfig(JSON.stringify(config, null, 2));
-  const agent = startCli(['run', '--config', configFile], { env: { W1MQTT_LOG_FORMAT: 'json' } });
-  t.after(() => agent.stop());
+  const again = (): AgentProcess => {
+    const a = startCli(['run', '--config', configFile], { env: { W1MQTT_LOG_FORMAT: 'json' } });
+    agents.push(a);
+    return a;
+  };
+  const agent = again();
   if (opts.waitForPage !== false) await agent.waitForLog((l) => l['module'] === 'web' && typeof l['url'] === 'string', 30_000);
-  return { agent, webPort, brokerPort, stateDir, w1: ws.w1, dir: ws.dir, configFile };
+  return { agent, webPort, brokerPort, stateDir, w1: ws.w1, dir: ws.dir, configFile, again };
 }
 
 /** Give a fixture sensor a new temperature the way the kernel would show it (atomic rename). */

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, fixtureWorkspace, startCli } from '../helpers/agent-process.js';
+import { runCli, fixtureWorkspace } from '../helpers/agent-process.js';
 import { eventually, firstEvent, getJson, http } from '../helpers/http.js';
 import { haveMosquitto } from '../helpers/mosquitto.js';
 import { subscribe } from '../helpers/mqtt-sub.js';
@@ -165,8 +165,7 @@ test('history: saved once on a clean stop, loaded at the next start; an unreadab
   assert.ok((file.sensors['28-0316a2792dff']?.v.length ?? 0) >= before.t.length);
 
   // A second agent on the same state directory starts with that history.
-  const second = startCli(['run', '--config', first.configFile], { env: { W1MQTT_LOG_FORMAT: 'json' } });
-  t.after(() => second.stop());
+  const second = first.again();
   const loaded = await second.waitForLog((l) => l['msg'] === 'history loaded', 30_000);
   assert.equal(loaded['sensors'], 14);
   await second.waitForLog((l) => l['module'] === 'web' && typeof l['url'] === 'string', 30_000);
@@ -176,8 +175,7 @@ test('history: saved once on a clean stop, loaded at the next start; an unreadab
 
   // Garbage in history.json: a warning, the file moved aside, the agent runs.
   await writeFile(join(first.stateDir, 'history.json'), '{"format":"w1mqtt-history","version":1,"sensors":{"x":');
-  const third = startCli(['run', '--config', first.configFile], { env: { W1MQTT_LOG_FORMAT: 'json' } });
-  t.after(() => third.stop());
+  const third = first.again();
   const warned = await third.waitForLog((l) => /saved history is unreadable/.test(String(l['msg'])), 30_000);
   assert.equal(warned['keptAs'], join(first.stateDir, 'history.json.invalid'));
   assert.match(await readFile(join(first.stateDir, 'history.json.invalid'), 'utf8'), /"sensors":\{"x":$/);
