@@ -49,6 +49,7 @@ export class Agent {
   #publisher: MqttPublisher | undefined;
   #sources: { config: SourceConfig; source: Source; failing: boolean; devices: Device[] }[] = [];
   #plan = new Map<string, PlannedSensor>();
+  #found: { source: string; device: Device }[] = [];
   #missingLogged = new Set<string>();
   #discoveryTimer: NodeJS.Timeout | undefined;
   #discovering: Promise<void> | undefined;
@@ -175,6 +176,7 @@ export class Agent {
       // devices: their reads fail and recover, each logged once, instead of vanishing.
       found.push({ source: entry.source, devices: entry.devices });
     }
+    this.#found = found.flatMap((f) => f.devices.map((device) => ({ source: f.source.name, device })));
     const plan = planSensors(this.#config, found);
     const next = new Map(plan.sensors.map((s) => [s.key, s]));
     for (const s of plan.sensors) {
@@ -250,6 +252,11 @@ export class Agent {
     this.#publisher?.publish(sensor.topic, payload, { qos: mqtt.qos, retain: mqtt.retain }).catch((err: unknown) => {
       this.#log.warn({ sensor: sensor.displayId, topic: sensor.topic, err: errText(err) }, 'publish failed');
     });
+  }
+
+  /** Every thermometer the sources listed last time, polled or not (the page's unmapped list). */
+  devices(): readonly { source: string; device: Device }[] {
+    return this.#found;
   }
 
   /** Sensors currently polled, for scan-like views and tests. */

@@ -21,6 +21,7 @@ async function main(argv: string[]): Promise<number> {
       yaml: { type: 'boolean' },
       port: { type: 'string' },
       interval: { type: 'string' },
+      'web-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -39,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return runCommand({ config: values.config });
     case 'demo':
-      return demoCommand({ port: values.port, interval: values.interval });
+      return demoCommand({ port: values.port, interval: values.interval, webPort: values['web-port'] });
     case 'scan':
       return scanCommand({ config: values.config, yaml: values.yaml === true });
     case 'check':

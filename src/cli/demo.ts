@@ -18,9 +18,11 @@ const DEMO_SENSORS = {
  * `w1mqtt demo`: the real agent on a copy of the fixture trees whose values move,
  * publishing through the bundled broker. Works on any machine, no 1-Wire needed.
  */
-export async function demoCommand(args: { port?: string | undefined; interval?: string | undefined }): Promise<number> {
+export async function demoCommand(args: { port?: string | undefined; interval?: string | undefined; webPort?: string | undefined }): Promise<number> {
   const port = args.port === undefined ? 1883 : Number(args.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not ${args.port}`);
+  const webPort = args.webPort === undefined ? 8080 : Number(args.webPort);
+  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) throw new UsageError(`--web-port must be a port number, not ${args.webPort}`);
   const intervalMs = parseDuration(args.interval ?? '5s');
   if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval must be a duration of at least 1s, not ${args.interval}`);
 
@@ -36,6 +38,9 @@ export async function demoCommand(args: { port?: string | undefined; interval?: 
     ],
     interval: intervalMs / 1000,
     sensors: DEMO_SENSORS,
+    web: { host: '127.0.0.1', port: webPort },
+    // The demo's history lives and dies with its simulated bus.
+    state_dir: join(dir, 'state'),
   });
   const log = createLogger({ level: config.log_level });
   log.info(
@@ -46,6 +51,7 @@ export async function demoCommand(args: { port?: string | undefined; interval?: 
     await bus.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  const code = await runAgent(config, log, cleanup);
+  // Port 8080 taken by something else: the demo takes a free port and logs the URL.
+  const code = await runAgent(config, log, cleanup, { webFallbackPort: args.webPort === undefined });
   return code;
 }

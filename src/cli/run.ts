@@ -5,6 +5,7 @@ import { systemClock } from '../sampling/clock.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { ServiceNotifier } from '../system/service.js';
 import { handleShutdownSignals } from '../system/shutdown.js';
+import { LivePage } from '../web/live-page.js';
 import { followConfig } from './live-config.js';
 import { loadCliConfig } from './load-config.js';
 
@@ -18,41 +19,48 @@ export async function runCommand(args: { config?: string | undefined }): Promise
   }
   const log = createLogger({ level: loaded.config.log_level });
   log.info({ config: loaded.file ?? '(none: defaults)', version: process.env['npm_package_version'] }, 'w1mqtt starting');
-  return runAgent(loaded.config, log, undefined, (agent, service) => followConfig(loaded.file, agent, log, service));
+  return runAgent(loaded.config, log, undefined, { attach: (agent, service) => followConfig(loaded.file, agent, log, service) });
 }
 
 /** What `run` adds once the agent is up (the config watcher); returns how to stop it. */
 export type Attach = (agent: Agent, service: ServiceNotifier | undefined) => Promise<() => Promise<void>>;
 
 /** Start an agent and keep the process alive until SIGINT/SIGTERM; shared with `demo`. */
-export async function runAgent(config: Config, log: Logger, onStop?: () => Promise<void>, attach?: Attach): Promise<number> {
+export interface RunOptions {
+  /** What `run` adds once the agent is up (the config watcher). */
+  readonly attach?: Attach;
+  /** The demo takes a free port when the page's port is busy. */
+  readonly webFallbackPort?: boolean;
+}
+
+export async function runAgent(config: Config, log: Logger, onStop?: () => Promise<void>, opts: RunOptions = {}): Promise<number> {
   const agent = new Agent({ config, log, clock: systemClock });
   // Only under systemd (NOTIFY_SOCKET set): READY/STATUS/WATCHDOG/RELOADING/STOPPING.
   const notify = await SdNotify.fromEnv(process.env, log.child({ module: 'systemd' }));
   const service = notify && new ServiceNotifier({ notify, agent, log: log.child({ module: 'systemd' }) });
+  // The page starts first so it sees the first readings; it saves its history after the agent stopped.
+  const page = config.web.enabled ? new LivePage({ agent, log: log.child({ module: 'web' }), fallbackToFreePort: opts.webFallbackPort ?? false }) : undefined;
   let detach: (() => Promise<void>) | undefined;
-  handleShutdownSignals({
-    log,
-    stop: async () => {
-      await service?.stopping();
-      await detach?.();
-      await agent.stop();
-      await onStop?.();
-      await notify?.close();
-    },
-  });
+  const stopAll = async (): Promise<void> => {
+    await service?.stopping();
+    await detach?.();
+    await agent.stop();
+    await page?.stop().catch((err: unknown) => log.error({ part: 'web', err: err instanceof Error ? err.message : String(err) }, 'error while stopping'));
+    await onStop?.();
+    await notify?.close();
+  };
+  handleShutdownSignals({ log, stop: stopAll });
+  // The page is optional: whatever goes wrong with it, the agent still starts.
+  await page?.start().catch((err: unknown) => log.error({ module: 'web', err: err instanceof Error ? err.message : String(err) }, 'web page not available'));
   try {
     await agent.start();
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
-    await service?.stopping();
-    await agent.stop();
-    await onStop?.();
-    await notify?.close();
+    await stopAll();
     return 1;
   }
   service?.start();
-  detach = await attach?.(agent, service);
+  detach = await opts.attach?.(agent, service);
   log.info({ sensors: agent.sensors().length }, 'running');
   // Signals end the process through handleShutdownSignals.
   return new Promise<number>(() => {});

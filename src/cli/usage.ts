@@ -2,7 +2,8 @@ export const USAGE = `w1mqtt: 1-Wire temperature sensors to MQTT
 
 Usage:
   w1mqtt run   [--config FILE]          run the agent (default when no command is given)
-  w1mqtt demo  [--port N] [--interval D] run on a simulated 1-Wire bus with the bundled broker
+  w1mqtt demo  [--port N] [--interval D] [--web-port N]
+                                        run on a simulated 1-Wire bus with the bundled broker and the live page
   w1mqtt scan  [--config FILE] [--yaml]  list devices, their chip and a reading; --yaml prints a sensors.yaml skeleton
   w1mqtt check [--config FILE]          validate sensors.yaml; every problem as file:line:col
   w1mqtt --version | --help
@@ -10,6 +11,7 @@ Usage:
 Config: --config, else $W1MQTT_CONFIG, else /etc/w1mqtt/sensors.yaml, else ./sensors.yaml;
 none at all: auto-detect the 1-Wire bus and publish through the bundled broker on 127.0.0.1:1883.
 Watch the readings:  mosquitto_sub -h <pi> -t 'home/#' -v
+The live page:       http://127.0.0.1:8080/ (web: in sensors.yaml)
 Log level: LOG_LEVEL=debug (or log_level: in sensors.yaml).
 Exit codes: 0 ok, 1 bad config or runtime failure, 2 usage error.
 `;

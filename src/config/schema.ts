@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseDeviceId } from '../onewire/ids.js';
 import { parseDuration } from './duration.js';
+import { isLoopbackHost } from './loopback.js';
 
 /**
  * The one definition of sensors.yaml. Every type the agent uses for its config
@@ -74,6 +75,33 @@ const brokerSchema = z.strictObject({
   port: port.default(1883),
 });
 
+/** The live page (src/web). Same rule as the bundled broker: off loopback, a password or an explicit opt-out. */
+const webSchema = z
+  .strictObject({
+    /** @default true */
+    enabled: z.boolean().default(true),
+    /** @default 127.0.0.1: only this machine (open it elsewhere through an SSH tunnel). */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0 picks a free port. @default 8080 */
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** The HTTP Basic user name asked for when password_file is set. @default w1mqtt */
+    username: z.string().min(1).default('w1mqtt'),
+    /** A file holding the page's password (first line). Required off loopback. */
+    password_file: z.string().min(1).optional(),
+    /** true: serve another address without a password, knowingly. @default false */
+    allow_anonymous: z.boolean().default(false),
+  })
+  .superRefine((web, ctx) => {
+    if (!web.enabled || isLoopbackHost(web.host) || web.password_file !== undefined || web.allow_anonymous) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['host'],
+      message:
+        `the page would be open to the network on ${web.host} without a password: ` +
+        'set web.password_file (or allow_anonymous: true to accept that), or keep host 127.0.0.1 and use an SSH tunnel',
+    });
+  });
+
 const w1Source = z.strictObject({
   type: z.literal('w1'),
   path: z.string().min(1).default('/sys/bus/w1/devices'),
@@ -131,12 +159,16 @@ export const configSchema = z.strictObject({
   interval: duration(1000).default(30_000),
   unmapped: z.enum(['publish', 'ignore']).default('publish'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  web: webSchema.default(() => webSchema.parse({})),
+  /** Where history survives a restart. @default $STATE_DIRECTORY, /var/lib/w1mqtt if writable, else ~/.local/state/w1mqtt */
+  state_dir: z.string().min(1).optional(),
   sensors: sensorsSchema.nullable().default({}).transform((s) => s ?? {}),
 });
 
 export type Config = z.output<typeof configSchema>;
 export type MqttConfig = Config['mqtt'];
 export type BrokerConfig = Config['broker'];
+export type WebConfig = Config['web'];
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type SensorEntry = z.output<typeof sensorSchema>;
 

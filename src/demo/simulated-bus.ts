@@ -1,4 +1,4 @@
-import { cp, readdir, readFile, writeFile, stat } from 'node:fs/promises';
+import { cp, readdir, readFile, rename, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDeviceId, isOwfsDeviceName, isSysfsSlaveName } from '../onewire/ids.js';
 import { readingFromW1Slave } from '../onewire/scratchpad.js';
@@ -24,7 +24,7 @@ export class SimulatedBus {
   readonly owfsPath: string;
   readonly #drifters: Drifter[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #ticking: Promise<void> | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
   #step = 0;
 
   constructor(dir: string) {
@@ -47,8 +47,8 @@ export class SimulatedBus {
       this.#add(result.milli, async (milli) => {
         const bytes = encodeScratchpad(id.family, milli, id.family === '10' ? {} : { resolution });
         const t = kernelMilli(id.family, bytes);
-        await writeFile(file, formatW1Slave(bytes, t));
-        await writeFile(join(dir, 'temperature'), `${t}\n`);
+        await writeAtomic(file, formatW1Slave(bytes, t));
+        await writeAtomic(join(dir, 'temperature'), `${t}\n`);
       });
     }
     for (const name of (await readdir(this.owfsPath)).filter(isOwfsDeviceName)) {
@@ -58,7 +58,7 @@ export class SimulatedBus {
       this.#add(result.milli, async (milli) => {
         // OWFS prints %G: six significant digits, trimmed through FUSE.
         const text = String(Number((milli / 1000).toPrecision(6)));
-        for (const f of files) if (await exists(f)) await writeFile(f, text);
+        for (const f of files) if (await exists(f)) await writeAtomic(f, text);
       });
     }
   }
@@ -70,7 +70,8 @@ export class SimulatedBus {
   /** Change every good sensor a little every `everyMs`. */
   start(everyMs: number): void {
     this.#timer = setInterval(() => {
-      this.#ticking ??= this.tick().finally(() => (this.#ticking = undefined));
+      // A write that fails (the tree removed under us) only leaves that value as it was.
+      this.#inFlight = this.#inFlight.then(() => this.tick()).catch(() => {});
     }, everyMs);
     this.#timer.unref();
   }
@@ -83,10 +84,10 @@ export class SimulatedBus {
     }
   }
 
-  /** Resolves once a change in progress is written, so the tree can be removed after it. */
+  /** Stops the changes; resolves once a change in progress is written, so the tree can be removed. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#ticking;
+    await this.#inFlight;
   }
 }
 
@@ -94,6 +95,16 @@ async function readResolution(dir: string): Promise<9 | 10 | 11 | 12> {
   const text = await readFile(join(dir, 'resolution'), 'latin1').catch(() => '12');
   const n = Number(text.trim());
   return n === 9 || n === 10 || n === 11 ? n : 12;
+}
+
+/**
+ * The agent may read while we write: a plain writeFile truncates first, so a read in
+ * between sees an empty file (an `empty_read` fault the kernel would never cause).
+ * A rename replaces the file in one step.
+ */
+async function writeAtomic(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.new`, text);
+  await rename(`${file}.new`, file);
 }
 
 async function exists(path: string): Promise<boolean> {

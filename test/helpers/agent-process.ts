@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +34,12 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
   const [command, commandArgs] = opts.ownWatchdogPid
     ? ['/bin/sh', ['-c', 'WATCHDOG_PID=$$ exec "$0" "$@"', process.execPath, ...argv]]
     : [process.execPath, argv];
+  // Its own state directory (the page's history), so no test writes to /var/lib/w1mqtt
+  // or sees another's history; a config's state_dir still wins.
+  const stateDir = mkdtempSync(join(tmpdir(), 'w1mqtt-state-'));
   const child = spawn(command, commandArgs, {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, LOG_LEVEL: 'debug', W1MQTT_CONFIG: '', ...opts.env },
+    env: { ...process.env, LOG_LEVEL: 'debug', W1MQTT_CONFIG: '', STATE_DIRECTORY: stateDir, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -57,7 +61,12 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
     for (const wake of wakers) wake();
   });
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      rmSync(stateDir, { recursive: true, force: true });
+      resolve(code ?? signal ?? 'unknown');
+    }),
+  );
 
   const waitForLog: AgentProcess['waitForLog'] = (predicate, timeoutMs = 10_000) =>
     new Promise((resolve, reject) => {

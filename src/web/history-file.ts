@@ -1,0 +1,79 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import type { SavedSeries } from './history.js';
+
+/**
+ * history.json in the state directory: written once on a clean stop (an SD card
+ * wears with every write, so never per reading) and read once at start.
+ * Written to a temporary file, fsync'ed, then renamed over the old one, so a
+ * power cut leaves either the old file or the new one, never half of one.
+ */
+
+export const HISTORY_FILE = 'history.json';
+
+const seriesSchema = z
+  .strictObject({
+    intervalMs: z.number().int().min(1000),
+    t0: z.number().finite(),
+    dt: z.array(z.number().int().min(0)),
+    v: z.array(z.number().finite().nullable()),
+  })
+  .refine((s) => s.dt.length === s.v.length, 'dt and v must have the same length');
+
+const fileSchema = z.strictObject({
+  format: z.literal('w1mqtt-history'),
+  version: z.literal(1),
+  savedAt: z.string(),
+  sensors: z.record(z.string(), seriesSchema),
+});
+
+export type LoadOutcome =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'loaded'; readonly sensors: Record<string, SavedSeries> }
+  /** Unreadable: moved aside to `keptAs` so the next save does not destroy it. */
+  | { readonly kind: 'invalid'; readonly reason: string; readonly keptAs: string | undefined };
+
+export function historyPath(stateDir: string): string {
+  return join(stateDir, HISTORY_FILE);
+}
+
+export async function loadHistoryFile(path: string): Promise<LoadOutcome> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return { kind: 'missing' };
+    return { kind: 'invalid', reason: err instanceof Error ? err.message : String(err), keptAs: undefined };
+  }
+  let reason: string;
+  try {
+    const parsed = fileSchema.safeParse(JSON.parse(text));
+    if (parsed.success) return { kind: 'loaded', sensors: parsed.data.sensors };
+    const issue = parsed.error.issues[0];
+    reason = `${issue?.path.join('.') || '(top)'}: ${issue?.message ?? 'invalid'}`;
+  } catch (err) {
+    reason = err instanceof Error ? err.message : String(err);
+  }
+  const keptAs = `${path}.invalid`;
+  const moved = await rename(path, keptAs).then(
+    () => true,
+    () => false,
+  );
+  return { kind: 'invalid', reason, keptAs: moved ? keptAs : undefined };
+}
+
+export async function saveHistoryFile(path: string, sensors: Record<string, SavedSeries>, now: Date): Promise<number> {
+  await mkdir(dirname(path), { recursive: true });
+  const text = JSON.stringify({ format: 'w1mqtt-history', version: 1, savedAt: now.toISOString(), sensors });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const handle = await open(tmp, 'w', 0o644);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+  return Buffer.byteLength(text);
+}

@@ -1,0 +1,191 @@
+import type { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import type { AgentEvents } from '../agent.js';
+import { isLoopbackHost } from '../config/loopback.js';
+import type { Logger } from '../log.js';
+import { parseDeviceId } from '../onewire/ids.js';
+import type { PlannedSensor } from '../sampling/plan.js';
+import type { ReadResult } from '../sources/source.js';
+import { resolveStateDir } from '../system/state-dir.js';
+import { AccessControl } from './access.js';
+import { EventHub } from './events.js';
+import { historyPath, loadHistoryFile, saveHistoryFile } from './history-file.js';
+import { History } from './history.js';
+import { WebServer, type WebApi } from './server.js';
+import { LiveState, type AgentView } from './state.js';
+import { loadAssets } from './static.js';
+
+export interface LivePageOptions {
+  readonly agent: AgentView & { readonly events: EventEmitter<AgentEvents> };
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Take a free port when web.port is taken (the demo). */
+  readonly fallbackToFreePort?: boolean;
+  /** How often broker and bus state are compared and, when changed, pushed. @default 2 s */
+  readonly statusEveryMs?: number;
+}
+
+/**
+ * The live page: history + view model + HTTP/SSE server, fed by the agent's events.
+ * start() loads the saved history and listens; stop() closes and saves the history
+ * once. The agent works the same with or without it: a page that cannot start is
+ * logged and left out.
+ */
+export class LivePage {
+  readonly #o: LivePageOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #history = new History();
+  readonly #state: LiveState;
+  readonly #hub = new EventHub();
+  #server: WebServer | undefined;
+  #file: string | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
+  #lastStatus = '';
+  #started = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: LivePageOptions) {
+    this.#o = options;
+    this.#log = options.log;
+    this.#now = options.now ?? Date.now;
+    this.#state = new LiveState(options.agent, this.#history);
+  }
+
+  get url(): string | undefined {
+    return this.#server?.url;
+  }
+
+  async start(): Promise<void> {
+    const { agent } = this.#o;
+    const web = agent.config.web;
+    this.#file = historyPath(await resolveStateDir({ configured: agent.config.state_dir }));
+    await this.#load(this.#file);
+    agent.events.on('reading', this.#onReading);
+    agent.events.on('plan', this.#onPlan);
+    this.#started = true;
+
+    let password: string | undefined;
+    if (web.password_file !== undefined) {
+      try {
+        password = (await readFile(web.password_file, 'utf8')).split('\n')[0]?.trim();
+        if (!password) throw new Error('the file is empty');
+      } catch (err) {
+        this.#log.error({ file: web.password_file, err: errText(err) }, `web page not available: cannot read web.password_file ${web.password_file}; the agent goes on publishing without it`);
+        return;
+      }
+    }
+    let assets: Awaited<ReturnType<typeof loadAssets>>;
+    try {
+      assets = await loadAssets();
+    } catch (err) {
+      this.#log.error({ err: errText(err) }, 'web page not available: its files cannot be read (a broken install?)');
+      return;
+    }
+    const access = new AccessControl({ username: web.username, password, anyHost: !isLoopbackHost(web.host) });
+    const server = new WebServer({
+      host: web.host,
+      port: web.port,
+      log: this.#log,
+      access,
+      assets,
+      api: this.#api(),
+      hub: this.#hub,
+      fallbackToFreePort: this.#o.fallbackToFreePort ?? false,
+    });
+    if (!(await server.start())) return;
+    this.#server = server;
+    this.#statusTimer = setInterval(() => this.#pushStatus(), this.#o.statusEveryMs ?? 2_000).unref();
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    clearInterval(this.#statusTimer);
+    this.#o.agent.events.off('reading', this.#onReading);
+    this.#o.agent.events.off('plan', this.#onPlan);
+    await this.#server?.stop();
+    if (this.#started && this.#file) await this.#save(this.#file);
+  }
+
+  readonly #onReading = (sensor: PlannedSensor, result: ReadResult, at: number): void => {
+    this.#state.record(sensor, result, at);
+    const value = result.ok ? result.milli / 1000 + sensor.offset : null;
+    // The agent updates its fault tracker right after this event: look once it has.
+    queueMicrotask(() => {
+      const now = this.#now();
+      this.#hub.send('sensor', { now, sensor: this.#state.sensor(sensor, now), point: [at, value] });
+    });
+  };
+
+  readonly #onPlan = (): void => {
+    this.#hub.send('snapshot', this.#snapshot());
+  };
+
+  #pushStatus(): void {
+    const status = this.#state.status(this.#now());
+    const key = JSON.stringify({ ...status, now: 0 });
+    if (key === this.#lastStatus) return;
+    this.#lastStatus = key;
+    this.#hub.send('status', status);
+  }
+
+  #snapshot(): unknown {
+    const now = this.#now();
+    const sensors = this.#state.sensors(now);
+    const history = Object.fromEntries(sensors.map((s) => [s.key, this.#history.columns(s.key, now)]));
+    return { now, windowMs: this.#history.windowMs, sensors, status: this.#state.status(now), history };
+  }
+
+  #api(): WebApi {
+    return {
+      sensors: () => {
+        const now = this.#now();
+        return { now, sensors: this.#state.sensors(now) };
+      },
+      status: () => this.#state.status(this.#now()),
+      snapshot: () => this.#snapshot(),
+      history: (id) => {
+        const now = this.#now();
+        const planned = new Map(this.#o.agent.sensors().map((s) => [s.key, s]));
+        const known = new Set([...planned.keys(), ...this.#history.keys()]);
+        if (id === undefined) {
+          return { now, windowMs: this.#history.windowMs, sensors: Object.fromEntries([...known].map((k) => [k, this.#history.columns(k, now)])) };
+        }
+        const key = parseDeviceId(id)?.sysfs;
+        if (key === undefined || !known.has(key)) return undefined;
+        return { now, windowMs: this.#history.windowMs, sensor: key, intervalMs: planned.get(key)?.intervalMs ?? null, ...this.#history.columns(key, now) };
+      },
+    };
+  }
+
+  async #load(file: string): Promise<void> {
+    const outcome = await loadHistoryFile(file);
+    if (outcome.kind === 'missing') {
+      this.#log.debug({ file }, 'no saved history yet');
+    } else if (outcome.kind === 'invalid') {
+      this.#log.warn({ file, reason: outcome.reason, keptAs: outcome.keptAs }, 'saved history is unreadable: starting with none (the file is kept aside)');
+    } else {
+      const points = this.#history.restore(outcome.sensors, this.#now());
+      this.#log.info({ file, sensors: Object.keys(outcome.sensors).length, points }, 'history loaded');
+    }
+  }
+
+  async #save(file: string): Promise<void> {
+    const sensors = this.#history.snapshot(this.#now());
+    if (Object.keys(sensors).length === 0) return;
+    try {
+      const bytes = await saveHistoryFile(file, sensors, new Date(this.#now()));
+      this.#log.info({ file, sensors: Object.keys(sensors).length, bytes }, 'history saved');
+    } catch (err) {
+      this.#log.warn({ file, err: errText(err) }, 'cannot save history (set state_dir in sensors.yaml to a writable directory)');
+    }
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
