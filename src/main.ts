@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check.js';
 import { demoCommand } from './cli/demo.js';
+import { passwdCommand } from './cli/passwd.js';
 import { runCommand } from './cli/run.js';
 import { scanCommand } from './cli/scan.js';
 import { UsageError, USAGE } from './cli/usage.js';
@@ -35,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command = 'run', ...extra] = positionals;
+  if (command === 'passwd') {
+    if (extra.length > 1) throw new UsageError(`unexpected argument: ${extra[1]}`);
+    return passwdCommand({ config: values.config, user: extra[0] });
+  }
   if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
   switch (command) {
     case 'run':

@@ -6,6 +6,7 @@ Usage:
                                         run on a simulated 1-Wire bus with the bundled broker and the live page
   w1mqtt scan  [--config FILE] [--yaml]  list devices, their chip and a reading; --yaml prints a sensors.yaml skeleton
   w1mqtt check [--config FILE]          validate sensors.yaml; every problem as file:line:col
+  w1mqtt passwd [--config FILE] USER    hash a password for broker.users (into FILE, or print the YAML)
   w1mqtt --version | --help
 
 Config: --config, else $W1MQTT_CONFIG, else /etc/w1mqtt/sensors.yaml, else ./sensors.yaml;

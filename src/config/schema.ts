@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { isValidFilter } from '../mqtt/topic-match.js';
+import { parseScryptHash } from '../mqtt/passwords.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import { parseDuration } from './duration.js';
 import { isLoopbackHost } from './loopback.js';
@@ -67,12 +69,78 @@ const mqttSchema = z.strictObject({
   keepalive: duration(1000).default(30_000),
   /** MQTT protocol version. @default 4 (3.1.1) */
   protocol_version: z.literal([4, 5], { error: 'protocol_version must be 4 (MQTT 3.1.1) or 5' }).default(4),
+  /** How often the agent's own counters go to `<base_topic>/w1mqtt/<client_id>/stats`; 0 turns them off. @default 60s */
+  stats_interval: duration(0).default(60_000),
 });
 
-const brokerSchema = z.strictObject({
-  /** @default 127.0.0.1: only this machine can connect. */
-  host: z.string().min(1).default('127.0.0.1'),
-  port: port.default(1883),
+/** A topic filter in an ACL: `+` and `#` as whole levels, `%u`/`%c` substituted like mosquitto's `pattern`. */
+const aclFilter = z.string().refine(isValidFilter, 'not a topic filter (+ and # stand for whole levels, # only last)');
+
+const brokerUserSchema = z.strictObject({
+  /** `$scrypt$N$r$p$salt$hash`, as printed by `w1mqtt passwd <user>`. */
+  password: z.string().refine((p) => parseScryptHash(p) !== undefined, 'not a password hash: create one with `w1mqtt passwd <user>` (plain passwords are not accepted)'),
+  /** Filters this user may subscribe to and receive; absent (with `write` absent too) → everything. */
+  read: z.array(aclFilter).optional(),
+  /** Filters this user may publish to; absent (with `read` absent too) → everything but the agent's topics. */
+  write: z.array(aclFilter).optional(),
+});
+
+const brokerSchema = z
+  .strictObject({
+    /** @default 127.0.0.1: only this machine can connect. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(1883),
+    /** Clients without a username. @default true when there are no users, false when there are. */
+    allow_anonymous: z.boolean().optional(),
+    users: z.record(z.string().min(1).max(65535), brokerUserSchema).default({}),
+    /** Only the agent itself may publish to its sensor, status and discovery topics. @default true */
+    protect_agent_topics: z.boolean().default(true),
+    /** An MQTT-over-TLS listener (mosquitto's certfile/keyfile). */
+    tls: z
+      .strictObject({
+        host: z.string().min(1).optional(),
+        port: port.default(8883),
+        cert_file: z.string().min(1),
+        key_file: z.string().min(1),
+      })
+      .optional(),
+    /** An MQTT-over-WebSocket listener for browser dashboards (any path, subprotocol `mqtt`). */
+    websocket: z.strictObject({ host: z.string().min(1).optional(), port: port.default(9001) }).optional(),
+    /** Open connections, over every listener; the agent's own one is not counted. @default 256 */
+    max_connections: z.number().int().min(1).default(256),
+    /** Largest MQTT packet accepted, header included (mosquitto's max_packet_size). @default 262144 */
+    max_packet_size: z.number().int().min(128).max(268_435_460).default(262_144),
+    /** A connection that has not sent CONNECT by then is closed. @default 10s */
+    connect_timeout: duration(100).default(10_000),
+    /** A subscriber that stops reading for this long is disconnected, so it cannot stall the others. @default 10s */
+    slow_subscriber_timeout: duration(100).default(10_000),
+    /** How often `$SYS/broker/…` is updated (mosquitto's sys_interval); 0 turns it off. @default 10s */
+    sys_interval: duration(0).default(10_000),
+  })
+  .superRefine((broker, ctx) => {
+    const listeners: [string, string[]][] = [[broker.host, ['host']]];
+    if (broker.tls) listeners.push([broker.tls.host ?? broker.host, broker.tls.host ? ['tls', 'host'] : ['tls']]);
+    if (broker.websocket) listeners.push([broker.websocket.host ?? broker.host, broker.websocket.host ? ['websocket', 'host'] : ['websocket']]);
+    const secured = Object.keys(broker.users).length > 0 || broker.allow_anonymous === true;
+    for (const [host, path] of listeners) {
+      if (isLoopbackHost(host) || secured) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `listening on ${host} lets other machines connect: add broker.users (hash a password with \`w1mqtt passwd <user>\`) or set broker.allow_anonymous: true`,
+      });
+    }
+    const ports = [broker.port, broker.tls?.port, broker.websocket?.port].filter((p) => p !== undefined);
+    if (new Set(ports).size !== ports.length) ctx.addIssue({ code: 'custom', path: ['port'], message: 'broker.port, broker.tls.port and broker.websocket.port must differ' });
+  });
+
+const homeassistantSchema = z.strictObject({
+  /** Publish Home Assistant MQTT discovery messages. @default false */
+  enabled: z.boolean().default(false),
+  /** Home Assistant's discovery prefix. @default homeassistant */
+  prefix: topic.default('homeassistant'),
+  /** Where Home Assistant announces itself (its birth message): `online` → publish discovery again. */
+  status_topic: topic.default('homeassistant/status'),
 });
 
 /** The live page (src/web). Same rule as the bundled broker: off loopback, a password or an explicit opt-out. */
@@ -153,6 +221,7 @@ const sensorsSchema = z
 export const configSchema = z.strictObject({
   mqtt: mqttSchema.default(() => mqttSchema.parse({})),
   broker: brokerSchema.default(() => brokerSchema.parse({})),
+  homeassistant: homeassistantSchema.default(() => homeassistantSchema.parse({})),
   /** Absent → every source that exists on this machine. */
   sources: z.array(sourceSchema).min(1).optional(),
   /** @default 30s */
@@ -169,6 +238,7 @@ export type Config = z.output<typeof configSchema>;
 export type MqttConfig = Config['mqtt'];
 export type BrokerConfig = Config['broker'];
 export type WebConfig = Config['web'];
+export type HomeAssistantConfig = Config['homeassistant'];
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type SensorEntry = z.output<typeof sensorSchema>;
 
