@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { startExtras, type Extras } from './agent-extras.js';
 import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from './config/diff.js';
 import type { Config, SourceConfig } from './config/schema.js';
 import type { Logger } from './log.js';
 import { BundledBroker } from './mqtt/broker.js';
 import { MqttPublisher } from './mqtt/publisher.js';
+import { agentOwnsTopic } from './mqtt/agent-topics.js';
 import { formatPayload, statusTopic } from './mqtt/topics.js';
-import { clearRetained, replaceTransport } from './mqtt/transport.js';
+import { agentMqtt, clearRetained, replaceTransport } from './mqtt/transport.js';
 import type { Clock } from './sampling/clock.js';
 import { FaultTracker } from './sampling/fault-tracker.js';
 import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
@@ -14,6 +16,7 @@ import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
 import { createSource, detectSources } from './sources/registry.js';
 import type { Device, ReadResult, Source } from './sources/source.js';
+import { packageVersion } from './version.js';
 
 /**
  * What the agent tells other parts (web page, discovery, stats) without knowing them.
@@ -24,6 +27,8 @@ export interface AgentEvents {
   reading: [sensor: PlannedSensor, result: ReadResult, at: number];
   /** The set of polled sensors changed (start, discovery, reload). */
   plan: [sensors: readonly PlannedSensor[]];
+  /** A live reload of sensors.yaml was applied (after its 'plan', if the sensors changed). */
+  reload: [config: Config];
 }
 
 export interface AgentOptions {
@@ -55,6 +60,7 @@ export class Agent {
   #discovering: Promise<void> | undefined;
   #lastDiscovery = 0;
   #stopping: Promise<void> | undefined;
+  #extras: Extras | undefined;
   readonly #inFlight = new InFlightReads();
   /** Readings taken while the connection is being replaced; published once it is back. */
   #held: { key: string; milli: number; at: number }[] | undefined;
@@ -78,12 +84,21 @@ export class Agent {
     const config = this.#config;
     let url = config.mqtt.url;
     if (url === undefined) {
-      this.#broker = new BundledBroker({ host: config.broker.host, port: config.broker.port, log: this.#log.child({ module: 'broker' }) });
+      this.#broker = this.#newBroker(config);
       await this.#broker.start();
       url = this.#broker.url;
     }
-    this.#publisher = new MqttPublisher({ url, mqtt: config.mqtt, statusTopic: statusTopic(config), log: this.#log.child({ module: 'mqtt' }) });
+    this.#publisher = new MqttPublisher({ url, mqtt: agentMqtt(config, this.#broker), statusTopic: statusTopic(config), log: this.#log.child({ module: 'mqtt' }) });
     await this.#publisher.start();
+    this.#extras = startExtras({
+      events: this.events,
+      publisher: () => this.#publisher,
+      config: () => this.#config,
+      sensors: () => this.sensors(),
+      busStats: () => this.#scheduler.busStats(),
+      log: this.#log,
+      version: packageVersion(),
+    });
 
     const sourceConfigs = config.sources ?? (await detectSources());
     if (sourceConfigs.length === 0) {
@@ -95,6 +110,18 @@ export class Agent {
     const every = this.#opts.discoveryMs ?? DISCOVERY_MS;
     this.#discoveryTimer = setInterval(() => void this.discover(), every);
     this.#discoveryTimer.unref();
+  }
+
+  /** The bundled broker for `config`, protecting this agent's topics and client id. */
+  #newBroker(config: Config): BundledBroker {
+    return new BundledBroker({
+      host: config.broker.host,
+      port: config.broker.port,
+      settings: config.broker,
+      version: packageVersion(),
+      agent: { clientId: config.mqtt.client_id, ownsTopic: (topic) => agentOwnsTopic(this.#config, [...this.#plan.values()].map((s) => s.topic), topic) },
+      log: this.#log.child({ module: 'broker' }),
+    });
   }
 
   /** List every source again and re-plan: new devices start polling, vanished ones stop. */
@@ -123,17 +150,23 @@ export class Agent {
     if (!hasChanges(diff) || this.#stopping || !this.#publisher) return diff;
     const retired = before.mqtt.retain ? retiredTopics(this.sensors(), next) : [];
     const reconnect = needsNewConnection(diff);
+    // Users, ACLs and limits first, so a broker moved onto the network is never open without them.
+    if (next.mqtt.url === undefined) this.#broker?.applySettings(next.broker);
     if (reconnect) {
       this.#held = [];
       const current = { broker: this.#broker, publisher: this.#publisher };
-      const { transport, error } = await replaceTransport(current, before, next, diff.broker, retired, this.#log).catch((err: unknown) => {
+      const newBroker = (c: Config): BundledBroker => this.#newBroker(c);
+      const { transport, error } = await replaceTransport(current, before, next, diff.broker, retired, this.#log, newBroker).catch((err: unknown) => {
         this.#publisher = undefined; // not even the previous connection could be made again
+        this.#broker?.applySettings(before.broker);
         this.#release();
         throw err;
       });
       this.#broker = transport.broker;
       this.#publisher = transport.publisher;
+      this.#extras?.reattach();
       if (error) {
+        this.#broker?.applySettings(before.broker);
         this.#release();
         throw error;
       }
@@ -148,6 +181,7 @@ export class Agent {
     this.#release();
     await Promise.all(oldSources.map((s) => s.source.close()));
     if (!reconnect) await clearRetained(this.#publisher, retired, this.#log);
+    this.events.emit('reload', next);
     return diff;
   }
 
@@ -271,6 +305,7 @@ export class Agent {
 
   async #stop(): Promise<void> {
     clearInterval(this.#discoveryTimer);
+    this.#extras?.stop();
     const steps: [string, () => Promise<void>][] = [
       ['scheduler', () => this.#scheduler.stop()],
       ['mqtt', async () => this.#publisher?.stop()],
@@ -299,3 +334,4 @@ function sameSensor(a: PlannedSensor | undefined, b: PlannedSensor): boolean {
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+

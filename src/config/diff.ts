@@ -38,8 +38,10 @@ export interface ConfigDiff {
 
 /** MQTT keys applied per publish; every other mqtt key is part of the connection. */
 const MQTT_HOT = new Set(['qos', 'retain', 'payload', 'decimals']);
-/** Top-level keys re-read by the re-plan, and the log level (pino children follow their root). */
-const TOP_HOT = new Set(['interval', 'unmapped', 'log_level']);
+/** Top-level keys re-read by the re-plan, and the log level (pino children follow their root); discovery is re-published. */
+const TOP_HOT = new Set(['interval', 'unmapped', 'log_level', 'homeassistant']);
+/** Bundled broker keys that need a new listener; the rest (users, ACLs, limits) apply in place. */
+const BROKER_LISTENER = new Set(['tls', 'websocket']);
 /** Top-level keys with their own handling below. */
 const TOP_HANDLED = new Set(['mqtt', 'broker', 'sources', 'sensors']);
 const SENSOR_FIELDS = ['topic', 'name', 'interval', 'offset', 'enabled'] as const;
@@ -61,7 +63,13 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
   let broker: BrokerChange = 'keep';
   if (bundledBefore && !bundledAfter) broker = 'stop';
   else if (!bundledBefore && bundledAfter) broker = 'start';
-  else if (bundledAfter && !isDeepStrictEqual(before.broker, after.broker)) broker = 'rebind';
+  else if (bundledAfter && (before.broker.host !== after.broker.host || before.broker.port !== after.broker.port)) broker = 'rebind';
+  if (bundledBefore && bundledAfter) {
+    for (const key of unionKeys(before.broker, after.broker)) {
+      if (key === 'host' || key === 'port' || isDeepStrictEqual(field(before.broker, key), field(after.broker, key))) continue;
+      (BROKER_LISTENER.has(key) ? restart : settings).push(`broker.${key}`);
+    }
+  }
   return {
     ...diffSensors(before.sensors, after.sensors),
     settings,

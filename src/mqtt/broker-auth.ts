@@ -27,7 +27,8 @@ export interface AgentIdentity {
 type AuthSettings = Pick<BrokerConfig, 'allow_anonymous' | 'users' | 'protect_agent_topics'>;
 
 export interface BrokerAuthOptions {
-  readonly settings: AuthSettings;
+  /** Read at every check, so a live reload of users and ACLs applies to the next CONNECT, PUBLISH or SUBSCRIBE. */
+  readonly settings: () => AuthSettings;
   readonly agent?: AgentIdentity | undefined;
   readonly episodes: EpisodeLog;
   /** Called when the agent's connection has authenticated (the broker stops counting it as a guest). */
@@ -81,7 +82,7 @@ export class BrokerAuth {
     if (this.#o.agent && client.id === this.#o.agent.clientId) {
       return refuse(IDENTIFIER_REJECTED, 'client_id_taken', "client refused: it uses the agent's client id");
     }
-    const { users, allow_anonymous } = this.#o.settings;
+    const { users, allow_anonymous } = this.#o.settings();
     if (username === undefined) {
       if (allow_anonymous ?? Object.keys(users).length === 0) return this.#accept(client, undefined, done);
       return refuse(NOT_AUTHORIZED, 'anonymous_refused', 'client refused: anonymous clients are not allowed (broker.users is set)');
@@ -114,7 +115,7 @@ export class BrokerAuth {
     const { topic } = packet;
     if (this.isAgent(client)) return done(null);
     if (topic.startsWith('$SYS')) return done(this.#deny(client, topic, 'publish_denied', 'publish refused: $SYS topics belong to the broker'));
-    if (this.#o.settings.protect_agent_topics && this.#o.agent?.ownsTopic(topic)) {
+    if (this.#o.settings().protect_agent_topics && this.#o.agent?.ownsTopic(topic)) {
       return done(this.#deny(client, topic, 'agent_topic_denied', "publish refused: only the agent publishes to its own topics (broker.protect_agent_topics)"));
     }
     const write = client ? this.#acl(client)?.write : undefined;
@@ -144,7 +145,8 @@ export class BrokerAuth {
   /** A user's filters; undefined when the user has none (or is anonymous): no restriction beyond the agent's topics. */
   #acl(client: Client): { read: readonly string[]; write: readonly string[] } | undefined {
     const username = this.#usernames.get(client);
-    const user = username === undefined ? undefined : this.#o.settings.users[username];
+    const users = this.#o.settings().users;
+    const user = username === undefined || !Object.hasOwn(users, username) ? undefined : users[username];
     if (!user || (user.read === undefined && user.write === undefined)) return undefined;
     return { read: user.read ?? [], write: user.write ?? [] };
   }

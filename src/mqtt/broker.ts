@@ -36,7 +36,7 @@ const CLOSE_WAIT_MS = 3_000;
 
 export class BundledBroker {
   readonly #o: BundledBrokerOptions;
-  readonly #settings: BrokerConfig;
+  #settings: BrokerConfig;
   readonly #episodes: EpisodeLog;
   readonly #auth: BrokerAuth;
   readonly #traffic = emptyTraffic();
@@ -52,7 +52,7 @@ export class BundledBroker {
     this.#settings = options.settings ?? configSchema.parse({}).broker;
     this.#episodes = new EpisodeLog({ log: options.log });
     this.#auth = new BrokerAuth({
-      settings: this.#settings,
+      settings: () => this.#settings,
       agent: options.agent,
       episodes: this.#episodes,
       onAgent: (client) => this.#agentStreams.add(client.conn as Duplex),
@@ -184,6 +184,22 @@ export class BundledBroker {
     } else {
       this.#episodes.report('malformed_packet', 'client dropped: malformed packet', { reason: err.message, remote });
     }
+  }
+
+  /**
+   * A live reload of `broker:`: users, ACLs, anonymous access, limits, timeouts and the
+   * $SYS interval apply to what happens next; open connections are not dropped. The
+   * TLS and WebSocket listeners are only read at start.
+   */
+  applySettings(settings: BrokerConfig): void {
+    const before = this.#settings;
+    this.#settings = settings;
+    const aedes = this.#aedes as unknown as { connectTimeout: number; opts: { drainTimeout: number } } | undefined;
+    if (aedes) {
+      aedes.connectTimeout = settings.connect_timeout;
+      aedes.opts.drainTimeout = settings.slow_subscriber_timeout;
+    }
+    if (before.sys_interval !== settings.sys_interval) this.#sys?.reschedule(settings.sys_interval);
   }
 
   /**

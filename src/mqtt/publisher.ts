@@ -2,6 +2,7 @@ import { readFile as fsReadFile } from 'node:fs/promises';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { topicMatches } from './topic-match.js';
 
 /**
  * The one MQTT connection of the agent (MQTT.js). It never gives up on a broker:
@@ -12,6 +13,9 @@ import type { Logger } from '../log.js';
  * a `publish()` promise stays pending until then. Those messages die with the
  * process; a disk-backed outbox (src/mqtt/outbox.ts) comes later.
  */
+
+/** A message the agent subscribed to (Home Assistant's birth message, retained discovery configs). */
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
 
 export interface PublishOptions {
   readonly qos: 0 | 1 | 2;
@@ -55,6 +59,7 @@ export class MqttPublisher {
   #outageLogged = false;
   #authLogged = false;
   #lastError: Error | undefined;
+  readonly #handlers = new Map<string, MessageHandler[]>();
 
   constructor(options: MqttPublisherOptions) {
     this.#o = options;
@@ -71,6 +76,51 @@ export class MqttPublisher {
     return { published: this.#published, failed: this.#failed };
   }
 
+  /** Publishes handed over and not yet acknowledged (or written, at QoS 0): what waits while the broker is away. */
+  get queued(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Receive messages on `filter` (QoS 1). Subscribed again after every reconnect, since
+   * the session is clean (MQTT-3.1.2-6); retained messages arrive again then too.
+   * A handler that throws is logged and does not stop the others.
+   */
+  subscribe(filter: string, handler: MessageHandler): void {
+    const list = this.#handlers.get(filter) ?? [];
+    list.push(handler);
+    this.#handlers.set(filter, list);
+    const client = this.#client;
+    if (client?.connected && list.length === 1) this.#subscribeOn(client, [filter]);
+  }
+
+  /** Forget every subscription (a new Home Assistant prefix on reload). */
+  unsubscribeAll(): void {
+    const filters = [...this.#handlers.keys()];
+    this.#handlers.clear();
+    if (filters.length > 0 && this.#client?.connected) this.#client.unsubscribe(filters);
+  }
+
+  #subscribeOn(client: MqttClient, filters: string[]): void {
+    if (filters.length === 0) return;
+    client.subscribe(filters, { qos: 1 }, (err) => {
+      if (err && !this.#stopping) this.#log.warn({ filters, err: err.message }, 'subscribe failed');
+    });
+  }
+
+  #dispatch(topic: string, payload: Buffer, retained: boolean): void {
+    for (const [filter, handlers] of this.#handlers) {
+      if (!topicMatches(filter, topic)) continue;
+      for (const handler of handlers) {
+        try {
+          handler(topic, payload, retained);
+        } catch (err) {
+          this.#log.error({ topic, err: toError(err).message }, 'handling a received message failed');
+        }
+      }
+    }
+  }
+
   /** Connects in the background; resolves on the first CONNACK or after `startWaitMs`, whichever is first. */
   async start(): Promise<void> {
     if (this.#client || this.#stopping) throw new Error('MqttPublisher.start() called twice');
@@ -84,6 +134,8 @@ export class MqttPublisher {
       reconnectPeriod: FIRST_RETRY_MS,
       // A refused CONNACK (bad password) is retried too: the broker's side may get fixed.
       reconnectOnConnackError: true,
+      // subscribe() re-subscribes on every connect itself, once.
+      resubscribe: false,
       connectTimeout: CONNECT_TIMEOUT_MS,
       rejectUnauthorized: mqtt.reject_unauthorized,
       will: { topic: statusTopic, payload: 'offline', qos: 1, retain: true },
@@ -100,6 +152,7 @@ export class MqttPublisher {
       this.#onConnect(client);
     });
     client.on('error', (err) => this.#onError(err));
+    client.on('message', (topic, payload, packet) => this.#dispatch(topic, payload, packet.retain));
     client.on('reconnect', () => (this.#lastError = undefined));
     client.on('close', () => this.#onClose(client));
     let timer: NodeJS.Timeout | undefined;
@@ -182,6 +235,7 @@ export class MqttPublisher {
     this.#send(client, this.#o.statusTopic, 'online', { qos: 1, retain: true }).catch((err: unknown) => {
       if (!this.#stopping) this.#log.warn({ err: toError(err).message, topic: this.#o.statusTopic }, 'could not publish online status');
     });
+    this.#subscribeOn(client, [...this.#handlers.keys()]);
   }
 
   #onError(err: Error): void {

@@ -88,13 +88,20 @@ export class SysTree {
     this.#o.publish('$SYS/broker/version', this.#o.version);
     if (this.#o.intervalMs <= 0) return;
     void this.tick();
-    this.#timer = setInterval(() => void this.tick(), this.#o.intervalMs);
-    this.#timer.unref();
+    this.reschedule(this.#o.intervalMs);
   }
 
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** A new sys_interval (live reload); 0 stops the updates. */
+  reschedule(intervalMs: number): void {
+    this.stop();
+    if (intervalMs <= 0) return;
+    this.#timer = setInterval(() => void this.tick(), intervalMs);
+    this.#timer.unref();
   }
 
   /** One update of every topic (exported for tests that drive the clock). */

@@ -29,6 +29,7 @@ export async function replaceTransport(
   change: BrokerChange,
   retired: readonly string[],
   log: Logger,
+  newBroker: (config: Config) => BundledBroker = (c) => new BundledBroker({ host: c.broker.host, port: c.broker.port, settings: c.broker, log: log.child({ module: 'broker' }) }),
 ): Promise<{ transport: Transport; error?: Error }> {
   await clearRetained(current.publisher, retired, log);
   // One connection per client id (MQTT-3.1.4-2: the broker drops the older one), so the old client goes first.
@@ -38,7 +39,7 @@ export async function replaceTransport(
   try {
     let broker = current.broker;
     if (change === 'start') {
-      started = new BundledBroker({ host: after.broker.host, port: after.broker.port, log: log.child({ module: 'broker' }) });
+      started = newBroker(after);
       await started.start();
       broker = started;
     } else if (change === 'rebind' && broker) {
@@ -68,7 +69,7 @@ export async function replaceTransport(
 async function startPublisher(config: Config, broker: BundledBroker | undefined, log: Logger): Promise<MqttPublisher> {
   const url = config.mqtt.url ?? broker?.url;
   if (url === undefined) throw new Error('no broker: mqtt.url is not set and the bundled broker is not running');
-  const publisher = new MqttPublisher({ url, mqtt: config.mqtt, statusTopic: statusTopic(config), log: log.child({ module: 'mqtt' }) });
+  const publisher = new MqttPublisher({ url, mqtt: agentMqtt(config, broker), statusTopic: statusTopic(config), log: log.child({ module: 'mqtt' }) });
   await publisher.start();
   return publisher;
 }
@@ -87,4 +88,11 @@ export async function clearRetained(publisher: MqttPublisher | undefined, topics
   const failed = outcome === 'timeout' ? topics.length : outcome.filter((r) => r.status === 'rejected').length;
   if (failed > 0) log.warn({ topics, failed }, 'could not clear every retained value of remapped sensors');
   else log.info({ topics }, 'cleared retained values of remapped or removed sensors');
+}
+
+/** The agent's MQTT settings; on its own bundled broker it logs in with the broker's in-memory credential. */
+export function agentMqtt(config: Config, broker: BundledBroker | undefined): Config['mqtt'] {
+  if (!broker || config.mqtt.url !== undefined) return config.mqtt;
+  const { password_file: _file, ...rest } = config.mqtt;
+  return { ...rest, ...broker.agentCredential };
 }

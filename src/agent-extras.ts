@@ -1,0 +1,102 @@
+import type { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+import type { AgentEvents } from './agent.js';
+import type { Config } from './config/schema.js';
+import type { Logger } from './log.js';
+import { StatsReporter, type BusStat } from './mqtt/agent-stats.js';
+import { HomeAssistantDiscovery } from './mqtt/discovery-sync.js';
+import type { MessageHandler, MqttPublisher } from './mqtt/publisher.js';
+import { statusTopic } from './mqtt/topics.js';
+import type { PlannedSensor } from './sampling/plan.js';
+
+/**
+ * What rides on the agent's connection beside the readings: its stats topic and,
+ * when enabled, Home Assistant discovery. Wired to the agent only through its
+ * events and a few read-only accessors, so the agent's core stays unaware of them.
+ */
+
+export interface ExtrasOptions {
+  readonly events: EventEmitter<AgentEvents>;
+  readonly publisher: () => MqttPublisher | undefined;
+  readonly config: () => Config;
+  readonly sensors: () => readonly PlannedSensor[];
+  readonly busStats: () => readonly BusStat[];
+  readonly log: Logger;
+  readonly version: string;
+}
+
+export interface Extras {
+  /** The agent replaced its MQTT client (live reload): subscribe again on the new one. */
+  reattach(): void;
+  stop(): void;
+}
+
+export function startExtras(o: ExtrasOptions): Extras {
+  const noConnection = (): Promise<void> => Promise.reject(new Error('no MQTT connection'));
+  const subscriptions: [string, MessageHandler][] = [];
+  const statsTopic = (): string => statusTopic(o.config()).replace(/\/status$/, '/stats');
+  const stats = new StatsReporter({
+    topic: statsTopic,
+    intervalMs: o.config().mqtt.stats_interval,
+    publish: (topic, payload) => o.publisher()?.publish(topic, payload, { qos: 0, retain: true }) ?? noConnection(),
+    source: {
+      sensors: () => o.sensors().length,
+      busStats: o.busStats,
+      connected: () => o.publisher()?.connected ?? false,
+      published: () => o.publisher()?.counters.published ?? 0,
+      queue: () => ({ depth: o.publisher()?.queued ?? 0, dropped: o.publisher()?.counters.failed ?? 0 }),
+    },
+  });
+  stats.start();
+
+  let discovery: HomeAssistantDiscovery | undefined;
+  let haConfig = o.config().homeassistant;
+  const startDiscovery = (): void => {
+    haConfig = o.config().homeassistant;
+    if (!haConfig.enabled) return;
+    discovery = new HomeAssistantDiscovery({
+      link: {
+        publish: (topic, payload, opts) => o.publisher()?.publish(topic, payload, opts) ?? noConnection(),
+        subscribe: (filter, handler) => {
+          subscriptions.push([filter, handler]);
+          o.publisher()?.subscribe(filter, handler);
+        },
+      },
+      log: o.log.child({ module: 'homeassistant' }),
+      config: o.config,
+      version: o.version,
+    });
+    discovery.start();
+  };
+  startDiscovery();
+
+  const onReading: (...args: AgentEvents['reading']) => void = (_sensor, result) => stats.count(result.ok);
+  const onPlan: (...args: AgentEvents['plan']) => void = (sensors) => discovery?.update(sensors);
+  const onReload: (...args: AgentEvents['reload']) => void = (config) => {
+    stats.reschedule(config.mqtt.stats_interval);
+    if (!isDeepStrictEqual(haConfig, config.homeassistant)) {
+      // A new prefix or status topic: a fresh discovery (configs left under the old prefix stay, like zigbee2mqtt's).
+      subscriptions.length = 0;
+      discovery = undefined;
+      o.publisher()?.unsubscribeAll();
+      startDiscovery();
+    }
+    // Names, topics, payload format or client id may have changed without a new plan: publish again.
+    discovery?.update(o.sensors());
+  };
+  o.events.on('reading', onReading);
+  o.events.on('plan', onPlan);
+  o.events.on('reload', onReload);
+  return {
+    reattach() {
+      const publisher = o.publisher();
+      for (const [filter, handler] of subscriptions) publisher?.subscribe(filter, handler);
+    },
+    stop() {
+      stats.stop();
+      o.events.off('reading', onReading);
+      o.events.off('plan', onPlan);
+      o.events.off('reload', onReload);
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { sensorMap, type PlannedSensor } from '../sampling/plan.js';
+import { discoveryMessages, parseDiscoveryTopic, UNITS, type DiscoveryDevice } from './discovery.js';
+import type { MessageHandler, PublishOptions } from './publisher.js';
+import { statusTopic } from './topics.js';
+
+/**
+ * Keeps Home Assistant's view of the sensors in step with the agent: publishes the
+ * retained discovery configs for the polled sensors on every plan change, again when
+ * HA announces itself (`homeassistant/status` = `online`, its birth message), and
+ * removes (empty retained message) the entity of a sensor taken out of sensors.yaml.
+ *
+ * It also subscribes to `<prefix>/sensor/+/config` to see the configs it left on the
+ * broker in an earlier run (recognised by their availability topic being this
+ * agent's status topic): one for a sensor removed from sensors.yaml while the agent
+ * was stopped is removed too. A sensor that is only absent from its bus keeps its
+ * entity (HA shows the last value; it comes back by itself).
+ */
+
+export interface DiscoveryLink {
+  publish(topic: string, payload: string, opts: PublishOptions): Promise<void>;
+  subscribe(filter: string, handler: MessageHandler): void;
+}
+
+export interface HomeAssistantDiscoveryOptions {
+  readonly link: DiscoveryLink;
+  readonly log: Logger;
+  readonly config: () => Config;
+  readonly version: string;
+}
+
+interface Known {
+  /** sysfs id of the chip, to look it up in the plan and in sensors.yaml. */
+  readonly rom: string;
+  readonly stateTopic: string;
+}
+
+export class HomeAssistantDiscovery {
+  readonly #o: HomeAssistantDiscoveryOptions;
+  /** Discovery topics currently retained on the broker by this agent (published now or found from before). */
+  readonly #known = new Map<string, Known>();
+  #desired = new Map<string, { payload: string; known: Known }>();
+  #plan: readonly PlannedSensor[] = [];
+
+  constructor(options: HomeAssistantDiscoveryOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    const { homeassistant } = this.#o.config();
+    this.#o.link.subscribe(homeassistant.status_topic, (_topic, payload) => {
+      if (payload.toString('utf8').trim() !== 'online') return;
+      this.#o.log.info({ sensors: this.#desired.size }, 'Home Assistant is online: publishing discovery again');
+      this.#publishAll();
+    });
+    this.#o.link.subscribe(`${homeassistant.prefix}/sensor/+/config`, (topic, payload) => this.#seen(topic, payload));
+  }
+
+  /** The polled sensors changed (start, discovery, reload): publish their configs, remove retired ones. */
+  update(sensors: readonly PlannedSensor[]): void {
+    this.#plan = sensors;
+    const config = this.#o.config();
+    const ctx = {
+      prefix: config.homeassistant.prefix,
+      payload: config.mqtt.payload,
+      decimals: config.mqtt.decimals,
+      qos: config.mqtt.qos,
+      statusTopic: statusTopic(config),
+      version: this.#o.version,
+    };
+    const desired = new Map<string, { payload: string; known: Known }>();
+    for (const sensor of sensors) {
+      const device = deviceOf(sensor);
+      for (const [i, m] of discoveryMessages(device, ctx).entries()) {
+        desired.set(m.topic, { payload: m.payload, known: { rom: sensor.key, stateTopic: device.measurements[i]?.topic ?? '' } });
+      }
+    }
+    this.#desired = desired;
+    this.#publishAll();
+    for (const [topic, known] of [...this.#known]) if (!desired.has(topic) && this.#retired(known)) this.#remove(topic);
+  }
+
+  #publishAll(): void {
+    for (const [topic, { payload, known }] of this.#desired) {
+      this.#known.set(topic, known);
+      this.#send(topic, payload);
+    }
+  }
+
+  #seen(topic: string, payload: Buffer): void {
+    const config = this.#o.config();
+    const parsed = parseDiscoveryTopic(config.homeassistant.prefix, topic);
+    if (!parsed) return;
+    if (payload.length === 0) {
+      if (!this.#desired.has(topic)) this.#known.delete(topic);
+      return;
+    }
+    const ours = ownConfig(payload, statusTopic(config));
+    if (!ours || this.#desired.has(topic) || this.#known.has(topic)) return;
+    const rom = sysfsOfRom(parsed.rom);
+    const known = { rom, stateTopic: ours.stateTopic };
+    this.#known.set(topic, known);
+    if (this.#retired(known)) this.#remove(topic);
+  }
+
+  /** Whether an entity no longer wanted is gone for good (sensors.yaml) or only absent for now (bus). */
+  #retired(known: Known): boolean {
+    if (this.#plan.some((s) => s.key === known.rom)) return true; // polled, but no longer this measurement
+    const config = this.#o.config();
+    const listed = sensorMap(config).get(known.rom);
+    if (listed) return !listed.entry.enabled;
+    // Not in sensors.yaml. Was it an unmapped sensor (it may come back as one) or a mapped one since removed?
+    const wasUnmapped = known.stateTopic.startsWith(`${config.mqtt.base_topic}/1wire/`);
+    return config.unmapped === 'ignore' || !wasUnmapped;
+  }
+
+  #remove(topic: string): void {
+    this.#known.delete(topic);
+    this.#o.log.info({ topic }, 'removing the Home Assistant entity of a sensor no longer in sensors.yaml');
+    this.#send(topic, '');
+  }
+
+  #send(topic: string, payload: string): void {
+    this.#o.link.publish(topic, payload, { qos: 1, retain: true }).catch((err: unknown) => {
+      this.#o.log.warn({ topic, err: err instanceof Error ? err.message : String(err) }, 'could not publish Home Assistant discovery');
+    });
+  }
+}
+
+/** Today every polled device is a thermometer; other kinds add their measurements here. */
+export function deviceOf(sensor: PlannedSensor): DiscoveryDevice {
+  return {
+    id: sensor.device.id,
+    chip: sensor.device.chip,
+    name: sensor.label ?? `${sensor.device.chip} ${sensor.displayId}`,
+    measurements: [{ quantity: 'temperature', unit: UNITS.temperature, topic: sensor.topic }],
+  };
+}
+
+/** A discovery config this agent wrote: its availability list names our status topic. */
+function ownConfig(payload: Buffer, status: string): { stateTopic: string } | undefined {
+  try {
+    const config = JSON.parse(payload.toString('utf8')) as { availability?: { topic?: unknown }[]; state_topic?: unknown };
+    if (!Array.isArray(config.availability) || !config.availability.some((a) => a.topic === status)) return undefined;
+    return { stateTopic: typeof config.state_topic === 'string' ? config.state_topic : '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `28ff2d79a216037a` (wire order with CRC) → `28-0316a2792dff`, the agent's key. */
+function sysfsOfRom(rom: string): string {
+  const serial = (rom.slice(2, 14).match(/../g) ?? []).reverse().join('');
+  return `${rom.slice(0, 2)}-${serial}`;
+}
