@@ -28,11 +28,12 @@ export interface Subscriber {
 const READY_WAIT_MS = 5_000;
 const MESSAGE = /^([01]) (\S+) (.*)$/;
 
-export async function subscribe(opts: { port: number; topics: string[]; username?: string; password?: string }): Promise<Subscriber> {
+export async function subscribe(opts: { port: number; topics: string[]; username?: string; password?: string; extra?: string[] }): Promise<Subscriber> {
   const args = ['-h', '127.0.0.1', '-p', String(opts.port), '-d', '-F', '%r %t %p'];
   for (const topic of opts.topics) args.push('-t', topic);
   if (opts.username !== undefined) args.push('-u', opts.username);
   if (opts.password !== undefined) args.push('-P', opts.password);
+  args.push(...(opts.extra ?? []));
   // mosquitto_sub's stdout is block-buffered on a pipe: stdbuf makes it line-buffered,
   // so the SUBACK line and each message arrive as they happen.
   const sub = findBinary('mosquitto_sub') ?? 'mosquitto_sub';
