@@ -4,7 +4,7 @@ import { findBinary, stopChild } from './mosquitto.js';
 
 /**
  * The real `mosquitto_sub` as a test's subscriber: what a user would run, so a
- * test sees exactly what the user sees. `-F '%r %t %p'` prints the retain flag
+ * test sees exactly what the user sees. `-F '%r\t%t\t%p'` prints the retain flag
  * before `topic payload` (the `-v` form); `-d` prints the SUBACK we wait for.
  */
 
@@ -26,10 +26,11 @@ export interface Subscriber {
 }
 
 const READY_WAIT_MS = 5_000;
-const MESSAGE = /^([01]) (\S+) (.*)$/;
+// Tab-separated, since a topic may contain spaces (mosquitto's own `$SYS/broker/retained messages/count`).
+const MESSAGE = /^([01])\t([^\t]*)\t(.*)$/;
 
 export async function subscribe(opts: { port: number; topics: string[]; username?: string; password?: string; extra?: string[] }): Promise<Subscriber> {
-  const args = ['-h', '127.0.0.1', '-p', String(opts.port), '-d', '-F', '%r %t %p'];
+  const args = ['-h', '127.0.0.1', '-p', String(opts.port), '-d', '-F', '%r\\t%t\\t%p'];
   for (const topic of opts.topics) args.push('-t', topic);
   if (opts.username !== undefined) args.push('-u', opts.username);
   if (opts.password !== undefined) args.push('-P', opts.password);

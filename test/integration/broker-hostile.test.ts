@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as netConnect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as mqttConnect } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { fixtureWorkspace, startCli, type AgentProcess } from '../helpers/agent-process.js';
+import { haveMosquitto } from '../helpers/mosquitto.js';
+import { publishOnce } from '../helpers/mqtt-pub.js';
+import { subscribe, type Subscriber } from '../helpers/mqtt-sub.js';
+import { freePort } from '../helpers/ports.js';
+
+/**
+ * Hostile input at the bundled broker, through a real `w1mqtt run` on a fixture bus:
+ * each kind is dropped or limited and logged (once per episode), and the agent's
+ * readings keep reaching a real mosquitto_sub all along.
+ */
+
+const noMosquitto = !haveMosquitto() && 'mosquitto / mosquitto-clients not installed';
+const CLIENT_ID = 'w1mqtt-hostile';
+const KITCHEN = 'home/kitchen/temperature';
+const MAX_CONNECTIONS = 50;
+const MAX_PACKET = 65_536;
+const STEP = { timeout: 60_000 };
+
+function connectPacket(clientId: string): Buffer {
+  return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 60 });
+}
+
+function raw(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port });
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Resolves when the broker closes `socket`; rejects if it is still open after `ms`. */
+function closedByServer(socket: Socket, ms: number): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+}
+
+/** A fresh reading of the kitchen sensor arrives at the subscriber (the agent is undisturbed). */
+async function freshReading(sub: Subscriber, timeoutMs = 15_000): Promise<void> {
+  const seen = sub.retainedLines.length;
+  const deadline = Date.now() + timeoutMs;
+  while (!sub.retainedLines.slice(seen).some((m) => m.topic === KITCHEN)) {
+    if (Date.now() > deadline) throw new Error(`no new ${KITCHEN} reading within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+function brokerLog(agent: AgentProcess, kind: string, extra: (l: Record<string, unknown>) => boolean = () => true, timeoutMs = 15_000) {
+  return agent.waitForLog((l) => l['module'] === 'broker' && l['kind'] === kind && extra(l), timeoutMs);
+}
+
+test('hostile input at the bundled broker is dropped or limited and logged, the readings go on', { timeout: 240_000, skip: noMosquitto }, async (t) => {
+  const ws = await fixtureWorkspace();
+  t.after(() => ws.cleanup());
+  const port = await freePort();
+  const file = await ws.writeConfig(`
+broker: { port: ${port}, max_connections: ${MAX_CONNECTIONS}, max_packet_size: ${MAX_PACKET}, connect_timeout: 1s, slow_subscriber_timeout: 2s, sys_interval: 1s }
+mqtt: { client_id: ${CLIENT_ID}, stats_interval: 1s }
+sources: [{ type: w1, path: ${ws.w1} }]
+interval: 1s
+unmapped: ignore
+sensors:
+  28-0316a2792dff: ${KITCHEN}
+`);
+  const agent = startCli(['run', '--config', file], { env: { W1MQTT_LOG_FORMAT: 'json' } });
+  t.after(() => agent.stop());
+  await agent.waitForLog((l) => l['msg'] === 'connected' && l['module'] === 'mqtt', 30_000);
+  const sub = await subscribe({ port, topics: [KITCHEN, `home/w1mqtt/${CLIENT_ID}/#`] });
+  t.after(() => sub.stop());
+  await freshReading(sub);
+
+  await t.test('a malformed packet: the connection is closed', STEP, async () => {
+    const s1 = await raw(port);
+    s1.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x01])); // CONNECT with a 5-byte Remaining Length
+    await closedByServer(s1, 5000);
+    await brokerLog(agent, 'malformed_packet', (l) => l['reason'] === 'remaining length longer than 4 bytes');
+    // Well framed but not MQTT: aedes' parser refuses the protocol name.
+    const s2 = await raw(port);
+    s2.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x48, 0x54, 0x54, 0x50, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]));
+    await closedByServer(s2, 5000);
+    await freshReading(sub);
+  });
+
+  await t.test('an oversized packet: dropped from its header, by raw socket and by mosquitto_pub', STEP, async () => {
+    const s = await raw(port);
+    s.write(connectPacket('big-raw'));
+    // PUBLISH announcing 1 MB; only its first bytes are sent.
+    s.write(Buffer.concat([Buffer.from([0x30, 0x80, 0x80, 0x40]), Buffer.alloc(100, 0x41)]));
+    await closedByServer(s, 5000);
+    await brokerLog(agent, 'oversized_packet', (l) => l['max'] === MAX_PACKET && Number(l['size']) > MAX_PACKET);
+    const big = await publishOnce({ port, topic: 'big/payload', message: 'x'.repeat(MAX_PACKET + 10) });
+    assert.notEqual(big.code, 0, big.output);
+    const small = await publishOnce({ port, topic: 'small/payload', message: 'x'.repeat(1000) });
+    assert.equal(small.code, 0, small.output);
+    await freshReading(sub);
+  });
+
+  await t.test('a connection that never sends CONNECT: closed after broker.connect_timeout', STEP, async () => {
+    const s = await raw(port);
+    await closedByServer(s, 10_000);
+    await brokerLog(agent, 'connect_timeout');
+    await freshReading(sub);
+  });
+
+  await t.test('500 connections at once: the first ones up to max_connections, the rest refused at once', STEP, async (tt) => {
+    const sockets: Socket[] = [];
+    tt.after(() => {
+      for (const s of sockets) s.destroy();
+    });
+    const outcomes = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        new Promise<'connack' | 'closed' | 'error'>((resolve) => {
+          const s = netConnect({ host: '127.0.0.1', port });
+          sockets.push(s);
+          s.on('error', () => resolve('error'));
+          s.on('close', () => resolve('closed'));
+          s.on('data', (d: Buffer) => d[0] === 0x20 && resolve('connack'));
+          s.on('connect', () => s.write(connectPacket(`flood-${i}`)));
+        }),
+      ),
+    );
+    const accepted = outcomes.filter((o) => o === 'connack').length;
+    const refused = outcomes.length - accepted;
+    tt.diagnostic(`500 connections: ${accepted} got a CONNACK, ${refused} refused`);
+    assert.ok(accepted >= 1 && accepted < MAX_CONNECTIONS, `accepted ${accepted}`);
+    assert.ok(refused >= 500 - MAX_CONNECTIONS, `refused ${refused}`);
+    await brokerLog(agent, 'connection_limit', (l) => l['max'] === MAX_CONNECTIONS);
+    // The agent's connection is not one of the guests: it stays up, and keeps publishing.
+    await freshReading(sub);
+    for (const s of sockets) s.destroy();
+    // One warning when the flood started, one line with the count when it is over.
+    const over = await agent.waitForLog((l) => l['kind'] === 'connection_limit' && typeof l['count'] === 'number', 30_000);
+    assert.ok(Number(over['count']) >= 500 - MAX_CONNECTIONS, JSON.stringify(over));
+    const warnings = agent.logs.filter((l) => l['kind'] === 'connection_limit' && l['level'] === 40);
+    assert.equal(warnings.length, 1);
+    // Room again for ordinary clients.
+    const later = await subscribe({ port, topics: [KITCHEN] });
+    await later.waitFor((m) => m.topic === KITCHEN);
+    await later.stop();
+  });
+
+  await t.test('a subscriber to # that never reads: disconnected after slow_subscriber_timeout, the others carry on', STEP, async (tt) => {
+    const frozen = await raw(port);
+    tt.after(() => frozen.destroy());
+    frozen.write(connectPacket('frozen'));
+    frozen.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }] }));
+    await sleep(200);
+    frozen.pause(); // from now on its socket buffers fill up
+    const flooder = mqttConnect(`mqtt://127.0.0.1:${port}`, { clientId: 'flooder', reconnectPeriod: 0 });
+    tt.after(() => flooder.endAsync(true));
+    await new Promise<void>((resolve, reject) => {
+      flooder.once('connect', () => resolve());
+      flooder.once('error', reject);
+    });
+    const chunk = Buffer.alloc(60_000, 0x61);
+    // ~18 MB: far more than the kernel and Node buffers of one connection hold.
+    for (let i = 0; i < 300; i++) flooder.publish('flood/data', chunk, { qos: 0 });
+    await brokerLog(agent, 'slow_subscriber', (l) => l['clientId'] === 'frozen', 30_000);
+    await freshReading(sub);
+    assert.equal(sub.lines.some((l) => l.startsWith('flood/')), false);
+  });
+
+  await t.test("a client using the agent's client id is refused; the agent keeps its session", STEP, async () => {
+    const takeover = await publishOnce({ port, topic: 'x/y', message: 'z', clientId: CLIENT_ID });
+    assert.notEqual(takeover.code, 0, takeover.output);
+    await brokerLog(agent, 'client_id_taken');
+    await freshReading(sub);
+  });
+
+  // Through all of it, the agent never lost its connection.
+  assert.equal(agent.logs.some((l) => l['msg'] === 'connection lost' || l['msg'] === 'reconnected'), false);
+  const stats = sub.retainedLines.filter((m) => m.topic === `home/w1mqtt/${CLIENT_ID}/stats`).at(-1);
+  assert.ok(stats, 'stats published');
+  const doc = JSON.parse(stats.payload) as { readings: { ok: number }; mqtt: { connected: boolean } };
+  assert.ok(doc.readings.ok > 5);
+  assert.equal(doc.mqtt.connected, true);
+});
