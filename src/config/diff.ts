@@ -37,7 +37,7 @@ export interface ConfigDiff {
 }
 
 /** MQTT keys applied per publish; every other mqtt key is part of the connection. */
-const MQTT_HOT = new Set(['qos', 'retain', 'payload', 'decimals']);
+const MQTT_HOT = new Set(['qos', 'retain', 'payload', 'decimals', 'stats_interval']);
 /** Top-level keys re-read by the re-plan, and the log level (pino children follow their root); discovery is re-published. */
 const TOP_HOT = new Set(['interval', 'unmapped', 'log_level', 'homeassistant']);
 /** Bundled broker keys that need a new listener; the rest (users, ACLs, limits) apply in place. */

@@ -94,4 +94,15 @@ test('w1mqtt passwd writes a hash the bundled broker accepts; check refuses an o
   await sub.waitFor((m) => m.topic === 'home/1wire/28-0316a2792dff/temperature', 10_000);
   await assert.rejects(subscribe({ port, topics: ['home/#'] }), /not authori[sz]ed/i);
   await assert.rejects(subscribe({ port, topics: ['home/#'], username: 'ha', password: 's3cret' }), /bad user name or password|not authori[sz]ed/i);
+
+  // A second user, added while the agent runs: a live reload applies it without dropping anyone.
+  await agent.waitForLog((l) => String(l['msg']).startsWith('watching '), 30_000);
+  const again = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'passwd', '--config', file, 'phone'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  again.stdin.end('phone pass\n');
+  assert.equal(await new Promise<number | null>((resolve) => again.once('exit', resolve)), 0);
+  await agent.waitForLog((l) => String(l['msg']).startsWith('config reloaded') && String(l['msg']).includes('broker.users'), 20_000);
+  const phone = await subscribe({ port, topics: ['home/#'], username: 'phone', password: 'phone pass' });
+  t.after(() => phone.stop());
+  await phone.waitFor((m) => m.topic === 'home/1wire/28-0316a2792dff/temperature', 10_000);
+  assert.equal(agent.logs.some((l) => l['msg'] === 'connection lost' || l['msg'] === 'reconnected'), false);
 });

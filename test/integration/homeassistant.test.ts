@@ -90,3 +90,28 @@ test('discovery configs HA accepts, again on HA\'s birth message, and removed wi
   assert.equal(fresh.retainedLines.some((m) => m.topic === garage.topic), false);
   assert.equal(await agent.stop(), 0);
 });
+
+test('a live reload re-publishes discovery (new payload format, new name) and removes a sensor taken out', { timeout: 120_000, skip: noMosquitto }, async (t) => {
+  const broker = await startMosquitto();
+  t.after(() => broker.stop());
+  const ws = await fixtureWorkspace();
+  t.after(() => ws.cleanup());
+  const plain = config(broker.port, ws.w1, `  ${KITCHEN_ID}: { topic: home/kitchen/temperature, name: Kitchen }\n  ${GARAGE_ID}: { topic: home/garage/temperature, name: Garage }\n`).replace('payload: json', 'payload: plain');
+  const file = await ws.writeConfig(plain);
+  const sub = await subscribe({ port: broker.port, topics: ['homeassistant/#'] });
+  t.after(() => sub.stop());
+  const agent = startCli(['run', '--config', file], { env: { W1MQTT_LOG_FORMAT: 'json' } });
+  t.after(() => agent.stop());
+  const isConfig = (sysfs: string) => (m: { topic: string; payload: string }) => m.topic.includes(`1wire_${romOf(sysfs)}`) && m.payload !== '';
+  const first = await sub.waitFor(isConfig(KITCHEN_ID), 30_000);
+  const garage = await sub.waitFor(isConfig(GARAGE_ID), 10_000);
+  assert.equal('value_template' in (JSON.parse(first.payload) as object), false);
+  await agent.waitForLog((l) => String(l['msg']).startsWith('watching '), 30_000);
+
+  await ws.writeConfig(config(broker.port, ws.w1, `  ${KITCHEN_ID}: { topic: home/kitchen/temperature, name: Cuisine }\n`));
+  await agent.waitForLog((l) => String(l['msg']).startsWith('config reloaded'), 20_000);
+  const updated = await sub.waitFor((m) => isConfig(KITCHEN_ID)(m) && m.payload.includes('value_json'), 10_000);
+  assert.deepEqual(checkSensorDiscovery(updated.topic, updated.payload), []);
+  assert.equal((JSON.parse(updated.payload) as { device: { name: string } }).device.name, 'Cuisine');
+  await sub.waitFor((m) => m.topic === garage.topic && m.payload === '', 10_000);
+});
