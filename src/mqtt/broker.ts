@@ -4,6 +4,7 @@ import { configSchema, type BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { BrokerAuth, type AgentIdentity } from './broker-auth.js';
 import { listenTcp, listenTls, listenWebSocket, type Listener } from './broker-listeners.js';
+import { retainedCount, subscriptionCount } from './aedes-counts.js';
 import { EpisodeLog } from './episode-log.js';
 import { CONNECT, PUBLISH, type FrameViolation } from './frame-meter.js';
 import { GuardedStream } from './guarded-stream.js';
@@ -244,21 +245,6 @@ export class BundledBroker {
     this.#episodes.flush();
     if (aedes) this.#o.log.info({ url: this.url }, 'bundled broker stopped');
   }
-}
-
-/** Subscriptions of the clients connected now (mosquitto counts the same, plus offline persistent sessions). */
-function subscriptionCount(aedes: Aedes): number {
-  const clients = (aedes as unknown as { clients: Record<string, { subscriptions: object }> }).clients;
-  let n = 0;
-  for (const id in clients) n += Object.keys(clients[id]?.subscriptions ?? {}).length;
-  return n;
-}
-
-async function retainedCount(aedes: Aedes): Promise<number> {
-  const persistence = (aedes as unknown as { persistence: { createRetainedStreamCombi(patterns: string[]): AsyncIterable<{ topic: string }> } }).persistence;
-  const topics = new Set<string>();
-  for await (const packet of persistence.createRetainedStreamCombi(['#', '$SYS/#'])) topics.add(packet.topic);
-  return topics.size;
 }
 
 async function bounded(promise: Promise<void>, ms: number): Promise<void> {
