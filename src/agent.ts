@@ -75,6 +75,7 @@ export class Agent {
     this.#scheduler = new Scheduler({
       clock: options.clock,
       log: options.log.child({ module: 'scheduler' }),
+      bulk: options.config.bulk_read,
       onResult: (sensor, result, at) => this.#onResult(sensor, result, at),
       inFlight: this.#inFlight,
     });

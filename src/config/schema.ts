@@ -227,6 +227,8 @@ export const configSchema = z.strictObject({
   /** @default 30s */
   interval: duration(1000).default(30_000),
   unmapped: z.enum(['publish', 'ignore']).default('publish'),
+  /** auto: convert a bus's due sensors at once unless one is parasite-powered; always; never. @default auto */
+  bulk_read: z.enum(['auto', 'always', 'never']).default('auto'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
   web: webSchema.default(() => webSchema.parse({})),
   /** Where history survives a restart. @default $STATE_DIRECTORY, /var/lib/w1mqtt if writable, else ~/.local/state/w1mqtt */

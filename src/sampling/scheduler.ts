@@ -1,8 +1,10 @@
 import type { Logger } from '../log.js';
-import { isRetryable } from '../onewire/validity.js';
 import type { Device, ReadResult, Source } from '../sources/source.js';
+import type { BulkMode } from './bulk.js';
+import { BusWorker, type WorkerOptions } from './bus-worker.js';
 import type { Clock } from './clock.js';
 import type { InFlightReads } from './in-flight.js';
+import { blockingLimit, IoGate } from './io-gate.js';
 
 /** One sensor the scheduler polls. `key` is stable across re-plans (the sysfs id). */
 export interface ScheduledSensor {
@@ -23,26 +25,26 @@ export interface SchedulerOptions {
   readonly retries?: number;
   /** Registers every read until it settles, even after its timeout (for the watchdog). */
   readonly inFlight?: InFlightReads;
-}
-
-interface Slot {
-  sensor: ScheduledSensor;
-  due: number;
+  /** `bulk_read` from sensors.yaml: when a bus converts all its sensors at once. @default auto */
+  readonly bulk?: BulkMode;
+  /** Cap on blocking calls across all buses. @default pool size − 2 (see io-gate.ts) */
+  readonly maxBlocking?: number;
 }
 
 /**
  * Polls sensors on their intervals. Each bus has one worker that reads its due
  * sensors one after another: the kernel holds the bus mutex for the whole
  * conversion, so parallel reads on one bus only queue up in the thread pool.
- * Different buses run concurrently.
+ * When several are due it first converts them all at once (bulk.ts). Different
+ * buses run concurrently, together never holding more pool threads than the gate allows.
  */
 export class Scheduler {
-  readonly #opts: SchedulerOptions;
+  readonly #opts: WorkerOptions;
   readonly #buses = new Map<string, BusWorker>();
   #running = false;
 
   constructor(options: SchedulerOptions) {
-    this.#opts = options;
+    this.#opts = { ...options, gate: new IoGate(options.maxBlocking ?? blockingLimit()) };
   }
 
   /** Replace the sensor set. Sensors already known keep their next due time; new ones are due now. */
@@ -82,119 +84,10 @@ export class Scheduler {
     await Promise.all([...this.#buses.values()].map((w) => w.stop()));
   }
 
-  /** Per bus: when the last pass over due sensors ended and how long it took. */
-  busStats(): { bus: string; sensors: number; lastCycleMs: number | undefined }[] {
-    return [...this.#buses.entries()].map(([bus, w]) => ({ bus, sensors: w.size, lastCycleMs: w.lastCycleMs }));
+  /** Per bus: how long the last pass over due sensors took, and whether it converts in bulk. */
+  busStats(): { bus: string; sensors: number; lastCycleMs: number | undefined; bulkRefused: boolean }[] {
+    return [...this.#buses.entries()].map(([bus, w]) => ({ bus, sensors: w.size, lastCycleMs: w.lastCycleMs, bulkRefused: w.bulkRefused }));
   }
 }
 
-class BusWorker {
-  readonly #bus: string;
-  readonly #opts: SchedulerOptions;
-  #slots = new Map<string, Slot>();
-  #abort = new AbortController();
-  #loop: Promise<void> | undefined;
-  lastCycleMs: number | undefined;
-
-  constructor(bus: string, opts: SchedulerOptions) {
-    this.#bus = bus;
-    this.#opts = opts;
-  }
-
-  get size(): number {
-    return this.#slots.size;
-  }
-
-  setSensors(sensors: readonly ScheduledSensor[]): void {
-    const now = this.#opts.clock.now();
-    const next = new Map<string, Slot>();
-    for (const sensor of sensors) {
-      const old = this.#slots.get(sensor.key);
-      // A changed interval takes effect from the last reading, not from the old due time.
-      const due = old ? Math.min(old.due, old.due - old.sensor.intervalMs + sensor.intervalMs) : now;
-      next.set(sensor.key, { sensor, due });
-    }
-    this.#slots = next;
-    this.#wake();
-  }
-
-  start(): void {
-    this.#loop ??= this.#run();
-  }
-
-  async stop(): Promise<void> {
-    this.#abort.abort();
-    await this.#loop;
-  }
-
-  /** Interrupt the sleep so a new sensor set is looked at now. */
-  #wake(): void {
-    if (!this.#loop || this.#abort.signal.aborted) return;
-    this.#wakeController?.abort();
-  }
-  #wakeController: AbortController | undefined;
-
-  async #run(): Promise<void> {
-    const { clock } = this.#opts;
-    while (!this.#abort.signal.aborted) {
-      const now = clock.now();
-      const due = [...this.#slots.values()].filter((s) => s.due <= now).sort((a, b) => a.due - b.due);
-      if (due.length > 0) {
-        const started = clock.now();
-        for (const slot of due) {
-          if (this.#abort.signal.aborted) break;
-          if (this.#slots.get(slot.sensor.key) !== slot) continue; // removed or replaced meanwhile
-          await this.#readOne(slot.sensor);
-          slot.due = nextDue(slot.due, slot.sensor.intervalMs, clock.now());
-        }
-        this.lastCycleMs = clock.now() - started;
-        continue;
-      }
-      const nextAt = Math.min(...[...this.#slots.values()].map((s) => s.due));
-      this.#wakeController = new AbortController();
-      const signal = AbortSignal.any([this.#abort.signal, this.#wakeController.signal]);
-      await clock.sleep(Number.isFinite(nextAt) ? nextAt - now : 3_600_000, signal);
-    }
-  }
-
-  async #readOne(sensor: ScheduledSensor): Promise<void> {
-    const { clock, log, onResult } = this.#opts;
-    const retries = this.#opts.retries ?? 1;
-    let result = await this.#readWithTimeout(sensor);
-    for (let i = 0; i < retries && !result.ok && isRetryable(result.error) && !this.#abort.signal.aborted; i++) {
-      log.debug({ sensor: sensor.device.name, code: result.error.code, bus: this.#bus }, 'retrying read');
-      result = await this.#readWithTimeout(sensor);
-    }
-    try {
-      await onResult(sensor, result, clock.now());
-    } catch (err) {
-      log.error({ err, sensor: sensor.device.name }, 'handling a reading failed');
-    }
-  }
-
-  async #readWithTimeout(sensor: ScheduledSensor): Promise<ReadResult> {
-    const ms = this.#opts.readTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<ReadResult>((resolve) => {
-      timer = setTimeout(() => resolve({ ok: false, error: { code: 'timeout', ms } }), ms);
-    });
-    try {
-      const started = sensor.source.read(sensor.device);
-      this.#opts.inFlight?.track(started, { bus: this.#bus, sensor: sensor.device.name, since: this.#opts.clock.now() });
-      const read = started.catch((err: unknown): ReadResult => ({
-        ok: false,
-        error: { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) },
-      }));
-      return await Promise.race([read, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** Keep a fixed cadence (no drift), but never queue up missed slots after a stall. */
-export function nextDue(previousDue: number, intervalMs: number, now: number): number {
-  const next = previousDue + intervalMs;
-  if (next > now) return next;
-  return now + intervalMs - ((now - previousDue) % intervalMs);
-}
+export { alignedNext } from './bus-worker.js';

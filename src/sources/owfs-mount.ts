@@ -2,9 +2,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chipName, thermometerFamily } from '../onewire/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
-import { fsReadError } from './fs-errors.js';
+import { convertFailure, fsReadError } from './fs-errors.js';
+import { writeAttribute } from './read-attribute.js';
 import { readingFromOwfsText } from './owfs-value.js';
-import type { Device, ReadResult, Source } from './source.js';
+import type { ConvertResult, Device, ReadResult, Source } from './source.js';
 
 export interface OwfsMountOptions {
   /** Mount point of owfs (Debian's owfs.service mounts at /run/owfs; many guides use /mnt/1wire). */
@@ -46,6 +47,21 @@ export class OwfsMountSource implements Source {
       return readingFromOwfsText(await readFile(join(dir, 'temperature'), 'latin1'));
     } catch (err) {
       return { ok: false, error: fsReadError(err) };
+    }
+  }
+
+  /**
+   * OWFS's bulk conversion: writing 1 to `/simultaneous/temperature` sends SKIP ROM + CONVERT T
+   * (owfs ow_simultaneous.c); reads of `/uncached/<dev>/temperature` soon after only fetch the
+   * scratchpad (ow_1820.c checks for a valid simultaneous conversion first). EROFS when the
+   * mount is read-only in a hardened unit (platform-facts §5.4).
+   */
+  async convertAll(_bus: string): Promise<ConvertResult> {
+    try {
+      await writeAttribute(join(this.#path, 'simultaneous', 'temperature'), '1');
+      return { ok: true };
+    } catch (err) {
+      return convertFailure(err);
     }
   }
 

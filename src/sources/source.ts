@@ -34,6 +34,8 @@ export interface Device {
   readonly bus: string;
   /** Chip name from the family code. */
   readonly chip: string;
+  /** True when the sensor reports parasite power (w1 `ext_power` = 0); unknown → absent. */
+  readonly parasite?: boolean;
 }
 
 /**

@@ -3,8 +3,9 @@ import { basename, dirname, join } from 'node:path';
 import { chipName, thermometerFamily } from '../onewire/families.js';
 import { isSysfsSlaveName, parseDeviceId } from '../onewire/ids.js';
 import { readingFromW1Slave } from '../onewire/scratchpad.js';
-import { fsReadError } from './fs-errors.js';
-import type { Device, ReadResult, Source } from './source.js';
+import { convertFailure, fsReadError } from './fs-errors.js';
+import { readAttribute, writeAttribute } from './read-attribute.js';
+import type { ConvertResult, Device, ReadResult, Source } from './source.js';
 
 export interface W1SysfsOptions {
   /** The kernel's bus directory, `/sys/bus/w1/devices` (a fixture tree in tests). */
@@ -19,6 +20,8 @@ export interface W1SysfsOptions {
 export class W1SysfsSource implements Source {
   readonly name: string;
   readonly #path: string;
+  /** `ext_power` per slave, read once: each read of it is a bus transaction (read_powermode). */
+  readonly #parasite = new Map<string, boolean | undefined>();
 
   constructor(options: W1SysfsOptions) {
     this.#path = options.path;
@@ -32,9 +35,19 @@ export class W1SysfsSource implements Source {
       if (!isSysfsSlaveName(entry)) continue; // skips w1_bus_masterN
       const id = parseDeviceId(entry);
       if (!id || !thermometerFamily(id.family)) continue;
-      devices.push({ id, name: entry, bus: await this.#busOf(entry), chip: chipName(id.family) });
+      const parasite = await this.#parasiteOf(entry);
+      devices.push({ id, name: entry, bus: await this.#busOf(entry), chip: chipName(id.family), ...(parasite !== undefined && { parasite }) });
     }
     return devices;
+  }
+
+  async #parasiteOf(entry: string): Promise<boolean | undefined> {
+    if (this.#parasite.has(entry)) return this.#parasite.get(entry);
+    // "1\n" external, "0\n" parasite, "-19\n" an error (ext_power_show); absent before 5.8.
+    const text = await readFile(join(this.#path, entry, 'ext_power'), 'latin1').catch(() => '');
+    const value = text.trim() === '0' ? true : text.trim() === '1' ? false : undefined;
+    this.#parasite.set(entry, value);
+    return value;
   }
 
   /** The slave's real directory sits under its master (`/sys/devices/w1_bus_master1/28-…`). */
@@ -51,11 +64,26 @@ export class W1SysfsSource implements Source {
     try {
       // One read blocks a libuv thread for the conversion (up to 750 ms); the
       // scheduler makes sure only one runs per bus.
-      text = await readFile(join(this.#path, device.name, 'w1_slave'), 'latin1');
+      text = await readAttribute(join(this.#path, device.name, 'w1_slave'));
     } catch (err) {
       return { ok: false, error: fsReadError(err) };
     }
     return readingFromW1Slave(text);
+  }
+
+  /**
+   * Bulk conversion: exactly "trigger\n" (8 bytes) to the master's `therm_bulk_read`; any
+   * other length is ignored by the kernel (therm_bulk_read_store checks
+   * `size == sizeof("trigger")`). The write itself sleeps for the longest conversion.
+   * `bus` is the master's real directory (see #busOf).
+   */
+  async convertAll(bus: string): Promise<ConvertResult> {
+    try {
+      await writeAttribute(join(bus, 'therm_bulk_read'), 'trigger\n');
+      return { ok: true };
+    } catch (err) {
+      return convertFailure(err);
+    }
   }
 
   async close(): Promise<void> {}

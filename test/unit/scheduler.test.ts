@@ -2,42 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import type { Clock } from '../../src/sampling/clock.js';
-import { nextDue, Scheduler, type ScheduledSensor } from '../../src/sampling/scheduler.js';
+import { alignedNext, Scheduler, type ScheduledSensor } from '../../src/sampling/scheduler.js';
 import type { Device, ReadResult, Source } from '../../src/sources/source.js';
-
-/** A clock whose time only moves when a sleeper is woken by advance(). */
-class FakeClock implements Clock {
-  t = 0;
-  #sleepers: { until: number; resolve: () => void }[] = [];
-  now(): number {
-    return this.t;
-  }
-  sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { until: this.t + ms, resolve };
-      this.#sleepers.push(entry);
-      signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await flush();
-      const next = this.#sleepers.filter((s) => s.until <= end).sort((a, b) => a.until - b.until)[0];
-      if (!next) break;
-      this.t = Math.max(this.t, next.until);
-      this.#sleepers = this.#sleepers.filter((s) => s !== next);
-      next.resolve();
-    }
-    this.t = end;
-    await flush();
-  }
-}
-
-async function flush(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-}
+import { FakeClock } from '../helpers/fake-clock.js';
 
 /** A source that records the order and overlap of reads. */
 class RecordingSource implements Source {
@@ -152,8 +119,9 @@ test('a read that throws becomes an io_error result, and polling goes on', async
   await s.stop();
 });
 
-test('nextDue keeps the cadence and skips missed slots after a stall', () => {
-  assert.equal(nextDue(0, 1000, 500), 1000);
-  assert.equal(nextDue(0, 1000, 3500), 4000);
-  assert.equal(nextDue(0, 1000, 1000), 2000);
+test('alignedNext keeps the bus grid and skips missed slots after a stall', () => {
+  assert.equal(alignedNext(0, 1000, 500), 1000);
+  assert.equal(alignedNext(0, 1000, 3500), 4000);
+  assert.equal(alignedNext(0, 1000, 1000), 2000);
+  assert.equal(alignedNext(250, 1000, 1000), 1250);
 });

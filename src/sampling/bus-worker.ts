@@ -1,0 +1,203 @@
+import { isRetryable } from '../onewire/validity.js';
+import type { ConvertResult, ReadResult } from '../sources/source.js';
+import { BulkPolicy } from './bulk.js';
+import type { IoGate } from './io-gate.js';
+import type { ScheduledSensor, SchedulerOptions } from './scheduler.js';
+
+export type WorkerOptions = SchedulerOptions & { readonly gate: IoGate };
+
+interface Slot {
+  sensor: ScheduledSensor;
+  due: number;
+}
+
+/**
+ * The one reader of one bus: sleeps until a sensor is due, then runs a cycle (maybe a
+ * bus-wide conversion, then the due sensors one after another). At most one blocking
+ * call per bus is ever in the kernel, and each one holds a permit of the shared gate.
+ */
+export class BusWorker {
+  readonly #bus: string;
+  readonly #opts: WorkerOptions;
+  readonly #policy: BulkPolicy;
+  /** Due times sit on a grid from here, so sensors of one bus fall due together. */
+  readonly #epoch: number;
+  #slots = new Map<string, Slot>();
+  #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+  /** The last blocking call, settled only when the kernel really returned (even after a timeout). */
+  #inflight: Promise<void> | undefined;
+  lastCycleMs: number | undefined;
+
+  constructor(bus: string, opts: WorkerOptions) {
+    this.#bus = bus;
+    this.#opts = opts;
+    this.#policy = new BulkPolicy(bus, opts.bulk ?? 'auto', opts.log);
+    this.#epoch = opts.clock.now();
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  get bulkRefused(): boolean {
+    return this.#policy.refused;
+  }
+
+  setSensors(sensors: readonly ScheduledSensor[]): void {
+    const now = this.#opts.clock.now();
+    const next = new Map<string, Slot>();
+    for (const sensor of sensors) {
+      const old = this.#slots.get(sensor.key);
+      // A changed interval takes effect from the last reading, not from the old due time.
+      const due = old ? Math.min(old.due, old.due - old.sensor.intervalMs + sensor.intervalMs) : now;
+      next.set(sensor.key, { sensor, due });
+    }
+    this.#slots = next;
+    this.#policy.setMembers(sensors);
+    this.#wake();
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+  }
+
+  /** Interrupt the sleep so a new sensor set is looked at now. */
+  #wake(): void {
+    if (!this.#loop || this.#abort.signal.aborted) return;
+    this.#wakeController?.abort();
+  }
+  #wakeController: AbortController | undefined;
+
+  async #run(): Promise<void> {
+    const { clock } = this.#opts;
+    while (!this.#abort.signal.aborted) {
+      const now = clock.now();
+      const slots = [...this.#slots.values()];
+      const due = slots.filter((s) => s.due <= now).sort((a, b) => a.due - b.due);
+      if (due.length > 0) {
+        // A sensor due within a tenth of its interval joins a conversion that happens anyway.
+        const soon = slots.filter((s) => s.due > now && s.due - now <= s.sensor.intervalMs / 10);
+        await this.#cycle(due, soon);
+        continue;
+      }
+      const nextAt = Math.min(...slots.map((s) => s.due));
+      this.#wakeController = new AbortController();
+      const signal = AbortSignal.any([this.#abort.signal, this.#wakeController.signal]);
+      await clock.sleep(Number.isFinite(nextAt) ? nextAt - now : 3_600_000, signal);
+    }
+  }
+
+  /** One pass: maybe one bus-wide conversion, then every due sensor read one after another. */
+  async #cycle(due: Slot[], soon: Slot[]): Promise<void> {
+    const { clock } = this.#opts;
+    const started = clock.now();
+    let order = due;
+    const members = [...due, ...soon].map((slot) => ({ slot, device: slot.sensor.device, source: slot.sensor.source }));
+    const bulk = this.#policy.select(members);
+    if (bulk) {
+      const convertAll = bulk.source.convertAll?.bind(bulk.source);
+      const result = convertAll && (await this.#blocking(() => this.#track(convertAll(this.#bus), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
+      if (result && this.#policy.report(result)) {
+        // Read the converted ones first: the kernel keeps their result only until the next conversion.
+        const fast = bulk.covered.map((m) => m.slot);
+        order = [...fast, ...due.filter((s) => !fast.includes(s))];
+      }
+    }
+    for (const slot of order) {
+      if (this.#abort.signal.aborted) break;
+      if (this.#slots.get(slot.sensor.key) !== slot) continue; // removed or replaced meanwhile
+      await this.#readOne(slot.sensor);
+      slot.due = alignedNext(this.#epoch, slot.sensor.intervalMs, Math.max(slot.due, started));
+    }
+    this.lastCycleMs = clock.now() - started;
+  }
+
+  /** Registered until it settles, even after its timeout: the watchdog looks at the oldest. */
+  #track<T>(call: Promise<T>, what: string): Promise<T> {
+    return this.#opts.inFlight?.track(call, { bus: this.#bus, sensor: what, since: this.#opts.clock.now() }) ?? call;
+  }
+
+  get #readTimeout(): number {
+    return this.#opts.readTimeoutMs ?? 10_000;
+  }
+
+  async #readOne(sensor: ScheduledSensor): Promise<void> {
+    const { clock, log, onResult } = this.#opts;
+    const retries = this.#opts.retries ?? 1;
+    const read = (): Promise<ReadResult | undefined> =>
+      this.#blocking(
+        () => this.#track(sensor.source.read(sensor.device), sensor.device.name).catch((err: unknown): ReadResult => ({ ok: false, error: unexpected(err).error })),
+        { ok: false, error: { code: 'timeout', ms: this.#readTimeout } },
+      );
+    let result = await read();
+    for (let i = 0; i < retries && result && !result.ok && isRetryable(result.error); i++) {
+      log.debug({ sensor: sensor.device.name, code: result.error.code, bus: this.#bus }, 'retrying read');
+      result = await read();
+    }
+    if (!result) return; // stopping
+    try {
+      await onResult(sensor, result, clock.now());
+    } catch (err) {
+      log.error({ err, sensor: sensor.device.name }, 'handling a reading failed');
+    }
+  }
+
+  /**
+   * Run one call that blocks a pool thread: after the bus's previous call has really
+   * returned (a timed-out read still holds its thread and the bus mutex in the kernel),
+   * and with a permit from the shared gate. Undefined when the worker stops first.
+   */
+  async #blocking<T>(call: () => Promise<T>, onTimeout: T): Promise<T | undefined> {
+    const signal = this.#abort.signal;
+    if (this.#inflight && !(await untilSettled(this.#inflight, signal))) return undefined;
+    const release = await this.#opts.gate.acquire(signal);
+    if (!release) return undefined;
+    const running = call();
+    this.#inflight = running.then(release, release);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<T>((resolve) => {
+      timer = setTimeout(() => resolve(onTimeout), this.#readTimeout);
+    });
+    try {
+      return await Promise.race([running, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function unexpected(err: unknown): ConvertResult & { ok: false } {
+  return { ok: false, error: { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) }, permanent: false };
+}
+
+function timedOut(ms: number): ConvertResult {
+  return { ok: false, error: { code: 'timeout', ms }, permanent: false };
+}
+
+/** True once `p` settles; false if `signal` aborts first. */
+function untilSettled(p: Promise<void>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * The next point after `after` on the grid `epoch + k × interval`. Every sensor of a bus
+ * shares the epoch, so those with equal (or multiple) intervals stay due together and share
+ * one conversion; a stall skips missed points instead of catching up.
+ */
+export function alignedNext(epoch: number, intervalMs: number, after: number): number {
+  return epoch + (Math.floor((after - epoch) / intervalMs) + 1) * intervalMs;
+}
