@@ -23,6 +23,7 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       interval: { type: 'string' },
       'web-port': { type: 'string' },
+      realistic: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
       return runCommand({ config: values.config });
     case 'demo':
       return demoCommand({ port: values.port, interval: values.interval, webPort: values['web-port'] });
+      return demoCommand({ port: values.port, interval: values.interval, realistic: values.realistic === true });
     case 'scan':
       return scanCommand({ config: values.config, yaml: values.yaml === true });
     case 'check':

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../config/duration.js';
 import { configSchema } from '../config/schema.js';
 import { SimulatedBus } from '../demo/simulated-bus.js';
+import { realisticBus } from '../demo/realistic-bus.js';
 import { createLogger } from '../log.js';
 import { runAgent } from './run.js';
 import { UsageError } from './usage.js';
@@ -18,7 +19,7 @@ const DEMO_SENSORS = {
  * `w1mqtt demo`: the real agent on a copy of the fixture trees whose values move,
  * publishing through the bundled broker. Works on any machine, no 1-Wire needed.
  */
-export async function demoCommand(args: { port?: string | undefined; interval?: string | undefined; webPort?: string | undefined }): Promise<number> {
+export async function demoCommand(args: { port?: string | undefined; interval?: string | undefined; webPort?: string | undefined; realistic?: boolean }): Promise<number> {
   const port = args.port === undefined ? 1883 : Number(args.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not ${args.port}`);
   const webPort = args.webPort === undefined ? 8080 : Number(args.webPort);
@@ -30,10 +31,12 @@ export async function demoCommand(args: { port?: string | undefined; interval?: 
   const bus = new SimulatedBus(dir);
   await bus.create();
   bus.start(intervalMs);
+  // --realistic: the w1 side is the kernel-faithful simulator (blocking reads, therm_bulk_read).
+  const sim = args.realistic ? await realisticBus(join(dir, 'sim')) : undefined;
   const config = configSchema.parse({
     broker: { host: '127.0.0.1', port },
     sources: [
-      { type: 'w1', path: bus.w1Path },
+      { type: 'w1', path: sim?.w1Path ?? bus.w1Path },
       { type: 'owfs', path: bus.owfsPath },
     ],
     interval: intervalMs / 1000,
@@ -44,11 +47,12 @@ export async function demoCommand(args: { port?: string | undefined; interval?: 
   });
   const log = createLogger({ level: config.log_level });
   log.info(
-    { w1: bus.w1Path, owfs: bus.owfsPath, watch: `mosquitto_sub -h 127.0.0.1 -p ${port} -t 'home/#' -v` },
+    { w1: sim?.w1Path ?? bus.w1Path, realistic: sim !== undefined, owfs: bus.owfsPath, watch: `mosquitto_sub -h 127.0.0.1 -p ${port} -t 'home/#' -v` },
     'demo: a simulated 1-Wire bus (fixture copy with changing values) through the bundled broker',
   );
   const cleanup = async () => {
     await bus.stop();
+    await sim?.stop();
     await rm(dir, { recursive: true, force: true });
   };
   // Port 8080 taken by something else: the demo takes a free port and logs the URL.

@@ -2,8 +2,9 @@ export const USAGE = `w1mqtt: 1-Wire temperature sensors to MQTT
 
 Usage:
   w1mqtt run   [--config FILE]          run the agent (default when no command is given)
-  w1mqtt demo  [--port N] [--interval D] [--web-port N]
-                                        run on a simulated 1-Wire bus with the bundled broker and the live page
+  w1mqtt demo  [--port N] [--interval D] [--web-port N] [--realistic]
+                                        run on a simulated 1-Wire bus with the bundled broker and the live page;
+                                        --realistic: reads block like the kernel's (bulk conversion shows)
   w1mqtt scan  [--config FILE] [--yaml]  list devices, their chip and a reading; --yaml prints a sensors.yaml skeleton
   w1mqtt check [--config FILE]          validate sensors.yaml; every problem as file:line:col
   w1mqtt passwd [--config FILE] USER    hash a password for broker.users (into FILE, or print the YAML)
