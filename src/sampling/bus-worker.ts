@@ -49,9 +49,15 @@ export class BusWorker {
     const next = new Map<string, Slot>();
     for (const sensor of sensors) {
       const old = this.#slots.get(sensor.key);
-      // A changed interval takes effect from the last reading, not from the old due time.
-      const due = old ? Math.min(old.due, old.due - old.sensor.intervalMs + sensor.intervalMs) : now;
-      next.set(sensor.key, { sensor, due });
+      if (!old) {
+        next.set(sensor.key, { sensor, due: now });
+        continue;
+      }
+      // The same slot object: a cycle in progress still advances its due time (a replaced
+      // slot would be read again at once). A changed interval counts from the last reading.
+      old.due = Math.min(old.due, old.due - old.sensor.intervalMs + sensor.intervalMs);
+      old.sensor = sensor;
+      next.set(sensor.key, old);
     }
     this.#slots = next;
     this.#policy.setMembers(sensors);

@@ -98,6 +98,11 @@ export class BusModel {
     });
   }
 
+  /** Reads and triggers in progress or waiting for the bus right now. */
+  get queued(): number {
+    return this.#queued;
+  }
+
   /** Called before each read: lets a trigger written just before it be seen first. */
   beforeRead: () => void = () => {};
 
@@ -126,12 +131,13 @@ export class BusModel {
     if (tConv === 0) return false;
     this.counters.bulkConversions++;
     const incoming = this.#withBus(async (start) => {
-      for (const s of bulk) s.convertTriggered = -1;
-      await this.#timer.until(start + tConv);
+      // Each sensor samples when CONVERT T goes out, as a single read does at its start.
       for (const s of bulk) {
+        s.convertTriggered = -1;
         s.latched = s.milli;
-        s.convertTriggered = 1;
       }
+      await this.#timer.until(start + tConv);
+      for (const s of bulk) s.convertTriggered = 1;
     });
     this.#incoming = incoming;
     void incoming.then(() => {

@@ -28,6 +28,8 @@ export type SimReply = { readonly id: number; readonly ok: true; readonly result
 
 export interface BusStats extends BusCounters {
   readonly name: string;
+  /** Reads (and a trigger) in progress or waiting for the bus when the stats were taken. */
+  readonly queued: number;
   /** Reads served per sensor name. */
   readonly reads: Readonly<Record<string, number>>;
 }

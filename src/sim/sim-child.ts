@@ -99,6 +99,8 @@ function sensorOf(name: string): { placed: Placed; sensor: SimSensor } {
 }
 
 async function handle(command: SimCommand): Promise<unknown> {
+  // Whatever was written to therm_bulk_read before this command counts first.
+  for (const f of masterFifos) f.drain();
   switch (command.type) {
     case 'set':
       sensorOf(command.name).sensor.milli = command.milli;
@@ -140,6 +142,7 @@ function stats(): SimStats {
     buses: buses.map((bus) => ({
       name: bus.name,
       ...bus.counters,
+      queued: bus.queued,
       reads: Object.fromEntries([...bus.sensors.values()].map((s) => [s.name, s.reads])),
     })),
   };

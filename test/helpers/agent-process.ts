@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownWatchdogPid?: boolean } = {}): AgentProcess {
+export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownWatchdogPid?: boolean; uid?: number; gid?: number } = {}): AgentProcess {
   const argv = ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args];
   // systemd sets WATCHDOG_PID to the main PID before exec; a shell that execs node keeps its PID.
   const [command, commandArgs] = opts.ownWatchdogPid
@@ -37,8 +37,12 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
   // Its own state directory (the page's history), so no test writes to /var/lib/w1mqtt
   // or sees another's history; a config's state_dir still wins.
   const stateDir = mkdtempSync(join(tmpdir(), 'w1mqtt-state-'));
+  // An agent run as another user (e.g. nobody, as the service would) must own its state.
+  if (opts.uid !== undefined) chownSync(stateDir, opts.uid, opts.gid ?? opts.uid);
   const child = spawn(command, commandArgs, {
     cwd: opts.cwd ?? ROOT,
+    ...(opts.uid !== undefined && { uid: opts.uid }),
+    ...(opts.gid !== undefined && { gid: opts.gid }),
     env: { ...process.env, LOG_LEVEL: 'debug', W1MQTT_CONFIG: '', STATE_DIRECTORY: stateDir, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

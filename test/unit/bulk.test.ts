@@ -194,6 +194,22 @@ test('buses share the thread-pool budget fairly: never more blocking calls than 
   await scheduler.stop();
 });
 
+test('re-planning while a cycle runs (discovery every 30 s) reads no sensor twice', { timeout: 20_000 }, async () => {
+  const { clock, source, results, scheduler } = setup('never');
+  source.holdNames.add(B[0] ?? '');
+  const sensors = B.map((n) => sensor(source, n, 'b1', 60_000));
+  scheduler.setSensors(sensors);
+  scheduler.start();
+  await clock.advance(0);
+  await waitFor(() => source.held.size === 1);
+  scheduler.setSensors(B.map((n) => sensor(source, n, 'b1', 60_000)));
+  source.held.get(B[0] ?? '')?.();
+  await waitFor(() => results.length === 3);
+  await clock.advance(1_000);
+  assert.deepEqual(source.ops, B.map((n) => `read:${n}`));
+  await scheduler.stop();
+});
+
 async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!condition()) {
