@@ -1,44 +1,115 @@
-import { constants, type FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
+import { close, constants, fstat, open, read, type PathLike } from 'node:fs';
+import { open as openHandle } from 'node:fs/promises';
 
-const CHUNK = 4096;
+// Small enough to come from Node's shared buffer pool; a w1_slave text is 75 bytes.
+const CHUNK = 512;
 
 /**
- * Read a sysfs-style attribute with as few thread-pool trips as possible: open, one read
- * of a page, close. A sysfs show() hands its whole text (≤ PAGE_SIZE) to the first read,
- * so the usual readFile (open, fstat, read, read-to-EOF, close) costs two extra trips per
- * sensor. Text that does not end in a newline is read on to EOF, as readFile would.
- * The close is not waited for: the reading is complete once read() returns.
+ * Read a sysfs-style attribute with as little work per call as possible: open, one read,
+ * close, on plain fds through the callback API (a fs/promises FileHandle costs several
+ * times more CPU per file, which shows at a thousand sensors a second). A sysfs show()
+ * hands its whole text (≤ PAGE_SIZE) to the first read, so readFile's fstat and read-to-EOF
+ * trips are saved; text that does not end in a newline is read on to EOF, as readFile
+ * would. The close is not waited for: the reading is complete once read() returns.
  */
-export async function readAttribute(path: string): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY);
-  let done = false;
-  try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await fh.read(buffer, 0, CHUNK, null);
-    let text = buffer.toString('latin1', 0, bytesRead);
-    if (bytesRead > 0 && !text.endsWith('\n')) text += await readRest(fh);
-    done = true;
-    void fh.close().catch(() => {});
-    return text;
-  } finally {
-    if (!done) await fh.close().catch(() => {});
+export function readAttribute(path: PathLike): Promise<string> {
+  return new Promise((resolve, reject) => {
+    open(path, constants.O_RDONLY, (err, fd) => {
+      if (err) return reject(err);
+      let text = '';
+      const buffer = Buffer.allocUnsafe(CHUNK);
+      const next = (): void =>
+        read(fd, buffer, 0, CHUNK, null, (readErr, n) => {
+          if (readErr) {
+            close(fd, () => reject(readErr));
+            return;
+          }
+          text += buffer.toString('latin1', 0, n);
+          if (n > 0 && !text.endsWith('\n')) return next();
+          close(fd, () => {});
+          resolve(text);
+        });
+      next();
+    });
+  });
+}
+
+/**
+ * Reads attributes through fds kept open: sysfs re-runs show() for a read at offset 0
+ * (kernfs seq_file restarts when the position goes back), so one pread() per reading is
+ * one thread-pool trip instead of three. Only regular files qualify (checked once per
+ * path); anything else (a FIFO, as in the bus simulator) is opened for every read. A
+ * failed pread (ENODEV once the kernel removed the slave) drops the fd and reports the error.
+ * Off unless `keepOpen` (the w1 source sets it for a tree on sysfs).
+ */
+export class AttributeReader {
+  readonly #fds = new Map<string, number>();
+  readonly #oneShot = new Set<string>();
+  /** Only on sysfs: on other filesystems a file replaced by rename() would read stale through a kept fd. */
+  keepOpen = false;
+
+  async read(path: string): Promise<string> {
+    if (!this.keepOpen) return readAttribute(path);
+    const fd = this.#fds.get(path);
+    if (fd !== undefined) {
+      try {
+        return await pread(fd);
+      } catch (err) {
+        this.forget(path);
+        throw err;
+      }
+    }
+    if (this.#oneShot.has(path)) return readAttribute(path);
+    const opened = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY, (err, n) => (err ? reject(err) : resolve(n))));
+    const regular = await new Promise<boolean>((resolve) => fstat(opened, (err, st) => resolve(!err && st.isFile())));
+    try {
+      const text = await readFrom(opened, null);
+      if (regular) this.#fds.set(path, opened);
+      return text;
+    } finally {
+      if (!regular) {
+        this.#oneShot.add(path);
+        close(opened, () => {});
+      }
+    }
+  }
+
+  /** Close the fd kept for `path` (a vanished device). */
+  forget(path: string): void {
+    const fd = this.#fds.get(path);
+    this.#fds.delete(path);
+    if (fd !== undefined) close(fd, () => {});
+  }
+
+  closeAll(): void {
+    for (const path of [...this.#fds.keys()]) this.forget(path);
+    this.#oneShot.clear();
   }
 }
 
-async function readRest(fh: FileHandle): Promise<string> {
-  let text = '';
-  const buffer = Buffer.allocUnsafe(CHUNK);
-  for (;;) {
-    const { bytesRead } = await fh.read(buffer, 0, CHUNK, null);
-    if (bytesRead === 0) return text;
-    text += buffer.toString('latin1', 0, bytesRead);
-  }
+function pread(fd: number): Promise<string> {
+  return readFrom(fd, 0);
+}
+
+/** Read to a newline or EOF, starting at `position` (null: the fd's own position). */
+function readFrom(fd: number, position: number | null): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    const next = (): void =>
+      read(fd, buffer, 0, CHUNK, position === null ? null : position + Buffer.byteLength(text, 'latin1'), (err, n) => {
+        if (err) return reject(err);
+        text += buffer.toString('latin1', 0, n);
+        if (n > 0 && !text.endsWith('\n')) return next();
+        resolve(text);
+      });
+    next();
+  });
 }
 
 /** Write `text` in one write() call, without creating the file (sysfs attributes and OWFS command files). */
 export async function writeAttribute(path: string, text: string): Promise<void> {
-  const fh = await open(path, constants.O_WRONLY);
+  const fh = await openHandle(path, constants.O_WRONLY);
   try {
     await fh.write(text);
   } finally {

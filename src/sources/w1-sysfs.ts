@@ -1,10 +1,10 @@
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { chipName, thermometerFamily } from '../onewire/families.js';
 import { isSysfsSlaveName, parseDeviceId } from '../onewire/ids.js';
 import { readingFromW1Slave } from '../onewire/scratchpad.js';
 import { convertFailure, fsReadError } from './fs-errors.js';
-import { readAttribute, writeAttribute } from './read-attribute.js';
+import { AttributeReader, writeAttribute } from './read-attribute.js';
 import type { ConvertResult, Device, ReadResult, Source } from './source.js';
 
 export interface W1SysfsOptions {
@@ -22,6 +22,7 @@ export class W1SysfsSource implements Source {
   readonly #path: string;
   /** `ext_power` per slave, read once: each read of it is a bus transaction (read_powermode). */
   readonly #parasite = new Map<string, boolean | undefined>();
+  readonly #reader = new AttributeReader();
 
   constructor(options: W1SysfsOptions) {
     this.#path = options.path;
@@ -30,6 +31,11 @@ export class W1SysfsSource implements Source {
 
   async list(): Promise<Device[]> {
     const entries = await readdir(this.#path);
+    this.#reader.keepOpen = await onSysfs(this.#path);
+    for (const gone of [...this.#parasite.keys()].filter((name) => !entries.includes(name))) {
+      this.#parasite.delete(gone);
+      this.#reader.forget(join(this.#path, gone, 'w1_slave'));
+    }
     const devices: Device[] = [];
     for (const entry of entries.sort()) {
       if (!isSysfsSlaveName(entry)) continue; // skips w1_bus_masterN
@@ -64,7 +70,7 @@ export class W1SysfsSource implements Source {
     try {
       // One read blocks a libuv thread for the conversion (up to 750 ms); the
       // scheduler makes sure only one runs per bus.
-      text = await readAttribute(join(this.#path, device.name, 'w1_slave'));
+      text = await this.#reader.read(join(this.#path, device.name, 'w1_slave'));
     } catch (err) {
       return { ok: false, error: fsReadError(err) };
     }
@@ -86,7 +92,21 @@ export class W1SysfsSource implements Source {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#reader.closeAll();
+  }
+}
+
+const SYSFS_MAGIC = 0x62656572; // include/uapi/linux/magic.h
+
+/** Real sysfs (kept fds are safe there), or `W1MQTT_KEEP_FDS=1` to measure that path on a copy. */
+async function onSysfs(path: string): Promise<boolean> {
+  if (process.env['W1MQTT_KEEP_FDS'] === '1') return true;
+  try {
+    return (await statfs(path)).type === SYSFS_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 /** The bus name users know (`w1_bus_master1`), from a bus key. */
