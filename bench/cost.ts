@@ -41,10 +41,10 @@ export async function measureCost(sensors: number, readings: number, brokers: { 
       await writeFile(file, `${mqttPart}sources:\n  - type: w1\n    path: ${devices}\ninterval: 1s\nlog_level: warn\n`);
       return file;
     };
-    // On sysfs the agent keeps each w1_slave open and re-reads it (one thread-pool trip);
+    // Started as scripts/start.sh starts it (same node flags). On sysfs the agent keeps each w1_slave open and re-reads it (one thread-pool trip);
     // on this tmpfs copy it would open, read and close each time unless told to keep fds.
     const agent = (keepFds: boolean) => (config: string) =>
-      spawn(process.execPath, [join(ROOT, 'bin/w1mqtt.cjs'), 'run', '--config', config], {
+      spawn(process.execPath, ['--max-semi-space-size=1', join(ROOT, 'bin/w1mqtt.cjs'), 'run', '--config', config], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, W1MQTT_KEEP_FDS: keepFds ? '1' : '0' },
       });

@@ -3,7 +3,7 @@ import { startExtras, type Extras } from './agent-extras.js';
 import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from './config/diff.js';
 import type { Config, SourceConfig } from './config/schema.js';
 import type { Logger } from './log.js';
-import { BundledBroker } from './mqtt/broker.js';
+import type { BundledBroker } from './mqtt/broker.js';
 import { MqttPublisher } from './mqtt/publisher.js';
 import { agentOwnsTopic } from './mqtt/agent-topics.js';
 import { formatPayload, statusTopic } from './mqtt/topics.js';
@@ -85,6 +85,7 @@ export class Agent {
     const config = this.#config;
     let url = config.mqtt.url;
     if (url === undefined) {
+      await this.#loadBroker();
       this.#broker = this.#newBroker(config);
       await this.#broker.start();
       url = this.#broker.url;
@@ -113,9 +114,16 @@ export class Agent {
     this.#discoveryTimer.unref();
   }
 
-  /** The bundled broker for `config`, protecting this agent's topics and client id. */
+  /** Loaded only when used: aedes adds ~10 MB of RSS an agent with an external broker never needs. */
+  #Broker: typeof BundledBroker | undefined;
+  async #loadBroker(): Promise<void> {
+    this.#Broker ??= (await import('./mqtt/broker.js')).BundledBroker;
+  }
+
+  /** The bundled broker for `config`, protecting this agent's topics and client id (after #loadBroker). */
   #newBroker(config: Config): BundledBroker {
-    return new BundledBroker({
+    if (!this.#Broker) throw new Error('the bundled broker module is not loaded');
+    return new this.#Broker({
       host: config.broker.host,
       port: config.broker.port,
       settings: config.broker,
@@ -154,6 +162,7 @@ export class Agent {
     // Users, ACLs and limits first, so a broker moved onto the network is never open without them.
     if (next.mqtt.url === undefined) this.#broker?.applySettings(next.broker);
     if (reconnect) {
+      if (next.mqtt.url === undefined) await this.#loadBroker();
       this.#held = [];
       const current = { broker: this.#broker, publisher: this.#publisher };
       const newBroker = (c: Config): BundledBroker => this.#newBroker(c);

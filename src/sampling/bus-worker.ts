@@ -111,8 +111,8 @@ export class BusWorker {
       const result = convertAll && (await this.#blocking(() => this.#track(convertAll(this.#bus), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
       if (result && this.#policy.report(result)) {
         // Read the converted ones first: the kernel keeps their result only until the next conversion.
-        const fast = bulk.covered.map((m) => m.slot);
-        order = [...fast, ...due.filter((s) => !fast.includes(s))];
+        const fast = new Set(bulk.covered.map((m) => m.slot));
+        order = [...fast, ...due.filter((s) => !fast.has(s))];
       }
     }
     for (const slot of order) {
@@ -165,7 +165,12 @@ export class BusWorker {
     const release = await this.#opts.gate.acquire(signal);
     if (!release) return undefined;
     const running = call();
-    this.#inflight = running.then(release, release);
+    const inflight = running.then(release, release);
+    this.#inflight = inflight;
+    // Settled calls need no waiting next time (saves a listener per read on the hot path).
+    void inflight.then(() => {
+      if (this.#inflight === inflight) this.#inflight = undefined;
+    });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<T>((resolve) => {
       timer = setTimeout(() => resolve(onTimeout), this.#readTimeout);
