@@ -60,7 +60,7 @@ cp -a package.json package-lock.json README.md bin dist deploy fixtures node_mod
 mv "$target.new" "$target"
 rm -rf "$target.old"
 mkdir -p "$destdir/usr/local/bin"
-ln -sfn "$prefix/bin/w1mqtt.js" "$destdir/usr/local/bin/w1mqtt"
+ln -sfn "$prefix/bin/w1mqtt.cjs" "$destdir/usr/local/bin/w1mqtt"
 
 # 4. The service user w1mqtt in the group w1 (sysusers.d: idempotent, works on a DESTDIR).
 install -D -m 0644 deploy/w1mqtt.sysusers "$destdir/usr/lib/sysusers.d/w1mqtt.conf"
@@ -74,7 +74,7 @@ fi
 
 # 5. The unit, with this machine's node and the install prefix; the udev rule.
 mkdir -p "$destdir/etc/systemd/system" "$destdir/etc/udev/rules.d"
-sed -e "s|^ExecStart=/usr/bin/node /opt/w1mqtt/|ExecStart=$node_bin $prefix/|" -e "s|file:/opt/w1mqtt/|file:$prefix/|" \
+sed -e "s|^ExecStart=/usr/bin/node \(.*\)/opt/w1mqtt/|ExecStart=$node_bin \1$prefix/|" -e "s|file:/opt/w1mqtt/|file:$prefix/|" \
   deploy/w1mqtt.service >"$destdir/etc/systemd/system/w1mqtt.service.new"
 chmod 0644 "$destdir/etc/systemd/system/w1mqtt.service.new"
 mv "$destdir/etc/systemd/system/w1mqtt.service.new" "$destdir/etc/systemd/system/w1mqtt.service"

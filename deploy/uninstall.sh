@@ -28,9 +28,9 @@ if [ -z "$destdir" ] && command -v systemctl >/dev/null 2>&1; then
 fi
 rm -f "$destdir/etc/systemd/system/w1mqtt.service" "$destdir/etc/udev/rules.d/60-w1mqtt.rules" \
   "$destdir/usr/lib/sysusers.d/w1mqtt.conf"
-if [ "$(readlink "$destdir/usr/local/bin/w1mqtt" 2>/dev/null)" = "$prefix/bin/w1mqtt.js" ]; then
-  rm -f "$destdir/usr/local/bin/w1mqtt"
-fi
+case "$(readlink "$destdir/usr/local/bin/w1mqtt" 2>/dev/null)" in
+  "$prefix/bin/w1mqtt.cjs" | "$prefix/bin/w1mqtt.js") rm -f "$destdir/usr/local/bin/w1mqtt" ;;
+esac
 rm -rf "$destdir$prefix" "$destdir$prefix.new" "$destdir$prefix.old"
 if [ -z "$destdir" ]; then
   systemctl daemon-reload 2>/dev/null || true

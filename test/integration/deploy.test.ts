@@ -114,8 +114,8 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
   await stat(join(prog, 'dist/main.js'));
   await stat(join(prog, 'node_modules/mqtt/package.json'));
   await assert.rejects(stat(join(prog, 'node_modules/typescript')), 'dev dependencies pruned');
-  assert.equal(await readlink(join(root, 'usr/local/bin/w1mqtt')), '/opt/w1mqtt/bin/w1mqtt.js');
-  const version = await run(process.execPath, [join(prog, 'bin/w1mqtt.js'), '--version']);
+  assert.equal(await readlink(join(root, 'usr/local/bin/w1mqtt')), '/opt/w1mqtt/bin/w1mqtt.cjs');
+  const version = await run(process.execPath, [join(prog, 'bin/w1mqtt.cjs'), '--version']);
   assert.match(version.stdout, /^w1mqtt \d+\.\d+\.\d+\n$/);
 
   // The user in the w1 group, made by systemd-sysusers inside the root only.
@@ -127,7 +127,7 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
 
   // The unit with this machine's node, verified as installed; the udev rule.
   const unit = await readFile(join(root, 'etc/systemd/system/w1mqtt.service'), 'utf8');
-  assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} /opt/w1mqtt/bin/w1mqtt\\.js run$`, 'm'));
+  assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --max-semi-space-size=1 /opt/w1mqtt/bin/w1mqtt\\.cjs run$`, 'm'));
   const verify = await run(analyze(), ['verify', join(root, 'etc/systemd/system/w1mqtt.service')]);
   assert.equal(verify.code, 0, verify.stderr);
   assert.equal(await readFile(join(root, 'etc/udev/rules.d/60-w1mqtt.rules'), 'utf8'), await readFile(join(ROOT, 'deploy/60-w1mqtt.rules'), 'utf8'));
@@ -135,7 +135,7 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
   // The example sensors.yaml, valid as shipped.
   const config = join(root, 'etc/w1mqtt/sensors.yaml');
   assert.equal(await readFile(config, 'utf8'), await readFile(join(ROOT, 'deploy/sensors.example.yaml'), 'utf8'));
-  const check = await run(process.execPath, [join(prog, 'bin/w1mqtt.js'), 'check', '--config', config]);
+  const check = await run(process.execPath, [join(prog, 'bin/w1mqtt.cjs'), 'check', '--config', config]);
   assert.equal(check.code, 0, check.stdout + check.stderr);
 
   // Again: the same tree, and the user's own sensors.yaml is kept.
