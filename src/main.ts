@@ -46,8 +46,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return runCommand({ config: values.config });
     case 'demo':
-      return demoCommand({ port: values.port, interval: values.interval, webPort: values['web-port'] });
-      return demoCommand({ port: values.port, interval: values.interval, realistic: values.realistic === true });
+      return demoCommand({ port: values.port, interval: values.interval, webPort: values['web-port'], realistic: values.realistic === true });
     case 'scan':
       return scanCommand({ config: values.config, yaml: values.yaml === true });
     case 'check':
