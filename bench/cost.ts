@@ -38,7 +38,8 @@ export async function measureCost(sensors: number, readings: number, brokers: { 
       const file = join(dir, `${name}.yaml`);
       const common = `  client_id: bench-agent\n  base_topic: ${name}\n`;
       const mqttPart = mqttUrl ? `mqtt:\n  url: ${mqttUrl}\n${common}` : `mqtt:\n${common}broker:\n  port: ${bundledPort}\n`;
-      await writeFile(file, `${mqttPart}sources:\n  - type: w1\n    path: ${devices}\ninterval: 1s\nlog_level: warn\n`);
+      // The live page off (the baseline has none) and the state (page history) in the temp dir.
+      await writeFile(file, `${mqttPart}sources:\n  - type: w1\n    path: ${devices}\ninterval: 1s\nlog_level: warn\nweb:\n  enabled: false\nstate_dir: ${join(dir, `state-${name}`)}\n`);
       return file;
     };
     // Started as scripts/start.sh starts it (same node flags). On sysfs the agent keeps each w1_slave open and re-reads it (one thread-pool trip);
