@@ -35,17 +35,18 @@ export async function followConfig(file: string | undefined, agent: Agent, log: 
     await (await follow(found)).request(`${found} appeared`);
   };
 
+  // Before the watcher says it is watching: a SIGHUP without a handler terminates the process.
+  const onHangup = (): void => {
+    reloadLog.info('SIGHUP: reloading sensors.yaml');
+    void (reloader ? reloader.request('SIGHUP') : lookForFile('SIGHUP'));
+  };
+  process.on('SIGHUP', onHangup);
   if (file !== undefined) {
     await follow(file);
   } else {
     watcher = new ConfigWatcher({ files: CONFIG_CANDIDATES, log: reloadLog, onChange: () => void lookForFile('file appeared') });
     await watcher.start();
   }
-  const onHangup = (): void => {
-    reloadLog.info('SIGHUP: reloading sensors.yaml');
-    void (reloader ? reloader.request('SIGHUP') : lookForFile('SIGHUP'));
-  };
-  process.on('SIGHUP', onHangup);
   return async () => {
     stopped = true;
     process.off('SIGHUP', onHangup);
