@@ -13,7 +13,7 @@ import { agentMqtt, clearRetained, replaceTransport } from './mqtt/transport.js'
 import type { Clock } from './sampling/clock.js';
 import { FaultTracker } from './sampling/fault-tracker.js';
 import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
-import { planSensors, type AbsentPresence, type PlannedSensor } from './sampling/plan.js';
+import { planSensors, type PublishTarget, type PlannedSensor } from './sampling/plan.js';
 import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
 import { createSource, detectSources } from './sources/registry.js';
@@ -294,13 +294,13 @@ export class Agent {
   }
 
   /** `online`/`offline`, retained like the readings, only when it changes (devices/presence.ts). */
-  #publishPresence(sensor: AbsentPresence, online: boolean, at: number): void {
+  #publishPresence(sensor: PublishTarget, online: boolean, at: number): void {
     if (!this.#presence.update(sensor.topic, online)) return;
     this.#log.info({ sensor: sensor.displayId, topic: sensor.topic, state: online ? 'online' : 'offline' }, online ? 'device present' : 'device gone');
     this.#publish(sensor, online ? 1 : 0, at);
   }
 
-  #publish(sensor: AbsentPresence, value: number, at: number): void {
+  #publish(sensor: PublishTarget, value: number, at: number): void {
     const { mqtt } = this.#config;
     const payload = readingPayload(mqtt, sensor.measurement, { value, time: new Date(at), sensor: sensor.displayId, name: sensor.label });
     this.#log.debug({ sensor: sensor.displayId, topic: sensor.topic, payload }, 'reading');

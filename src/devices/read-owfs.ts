@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fsReadError } from '../sources/fs-errors.js';
 import type { ReadResult } from '../sources/source.js';
 import type { Measurement } from './kinds.js';
@@ -18,6 +18,15 @@ export async function readOwfsMeasurement(dir: string, measurement: Measurement)
     return valueFromOwfsText(await readFile(join(dir, recipe.property), 'latin1'), measurement);
   } catch (err) {
     const error = fsReadError(err);
-    return recipe.kind === 'presence' && error.code === 'not_present' ? presence(false) : { ok: false, error };
+    if (recipe.kind !== 'presence' || error.code !== 'not_present') return { ok: false, error };
+    // The mount itself gone is no news about the device.
+    return (await isDirectory(dirname(dir))) ? presence(false) : { ok: false, error: { code: 'io_error', errno: 'ENOENT', message: `${dirname(dir)} is gone` } };
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fsReadError } from '../sources/fs-errors.js';
 import type { ReadResult } from '../sources/source.js';
 import type { Measurement } from './kinds.js';
@@ -40,6 +40,15 @@ async function presenceOf(dir: string): Promise<ReadResult> {
     return presence((await stat(dir)).isDirectory());
   } catch (err) {
     const error = fsReadError(err);
-    return error.code === 'not_present' ? presence(false) : { ok: false, error };
+    if (error.code !== 'not_present') return { ok: false, error };
+    // No bus directory at all (w1 master gone, module unloaded) says nothing about this device.
+    return (await isDirectory(dirname(dir))) ? presence(false) : { ok: false, error: { code: 'io_error', errno: 'ENOENT', message: `${dirname(dir)} is gone` } };
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }

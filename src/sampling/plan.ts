@@ -6,12 +6,8 @@ import { unmappedTopic } from '../mqtt/topics.js';
 import type { Device, Source } from '../sources/source.js';
 import type { ScheduledSensor } from './scheduler.js';
 
-/**
- * One measurement of one device with everything needed to poll and publish it. A
- * thermometer is one; a DS2438 is four (temperature, humidity, voltage, vdd), each
- * with its own key, topic and schedule.
- */
-export interface PlannedSensor extends ScheduledSensor {
+/** Where and as what a measurement is published: every planned sensor is one. */
+export interface PublishTarget {
   readonly topic: string;
   /**
    * The id as the user wrote it in sensors.yaml, else the source's notation; for a
@@ -20,26 +16,26 @@ export interface PlannedSensor extends ScheduledSensor {
    */
   readonly displayId: string;
   readonly label: string | undefined;
-  readonly offset: number;
-  readonly mapped: boolean;
   /** What is measured: quantity, unit, decimals (devices/kinds.ts). */
   readonly measurement: Measurement;
 }
 
-/** A measurement whose state is known without reading it: the presence of a listed device no source sees. */
-export interface AbsentPresence {
-  readonly displayId: string;
-  readonly topic: string;
-  readonly label: string | undefined;
-  readonly measurement: Measurement;
+/**
+ * One measurement of one device with everything needed to poll and publish it. A
+ * thermometer is one; a DS2438 is four (temperature, humidity, voltage, vdd), each
+ * with its own key, topic and schedule.
+ */
+export interface PlannedSensor extends ScheduledSensor, PublishTarget {
+  readonly offset: number;
+  readonly mapped: boolean;
 }
 
 export interface Plan {
   readonly sensors: PlannedSensor[];
   /** Ids in sensors.yaml that no source currently sees, as the user wrote them. */
   readonly missing: string[];
-  /** Presence measurements of those: `offline`. */
-  readonly absent: AbsentPresence[];
+  /** Presence measurements of those, known without a read: `offline`. */
+  readonly absent: PublishTarget[];
 }
 
 interface MapEntry {
@@ -106,7 +102,7 @@ function refSuffix(index: number, measurement: Measurement): string {
   return index === 0 ? '' : `/${measurement.name}`;
 }
 
-function absentPresence(config: Config, sysfs: string, { key, entry }: MapEntry): AbsentPresence[] {
+function absentPresence(config: Config, sysfs: string, { key, entry }: MapEntry): PublishTarget[] {
   const kind = deviceKind(sysfs.slice(0, 2));
   if (!kind) return [];
   return kind.measurements.flatMap((measurement, i) => {

@@ -79,6 +79,13 @@ test('w1: the DS2438 from its kernel attributes (humidity computed like OWFS), t
   await rm(join(w1, 'devices', '01-0000efbeadde'));
   await rm(join(w1, 'devices/w1_bus_master1/01-0000efbeadde'), { recursive: true });
   assert.deepEqual(await source.read(readTarget(ds2401, measurement('01', 'presence'))), { ok: true, milli: 0 });
+  // The whole bus gone (w1-gpio unloaded) is a fault, not news about the iButton.
+  const moved = join(w1, 'moved');
+  await cp(join(w1, 'devices'), moved, { recursive: true, verbatimSymlinks: true });
+  await rm(join(w1, 'devices'), { recursive: true });
+  const busGone = await source.read(readTarget(ds2401, measurement('01', 'presence')));
+  assert.ok(!busGone.ok && busGone.error.code === 'io_error', JSON.stringify(busGone));
+  await cp(moved, join(w1, 'devices'), { recursive: true, verbatimSymlinks: true });
 
   // Faults of the kernel attributes: empty, not a number, out of range, and a failing read.
   const dir = join(w1, 'devices/w1_bus_master2/26-000000019a3b');
