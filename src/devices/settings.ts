@@ -1,5 +1,5 @@
 import type { MeasurementEntry, SensorEntry } from '../config/schema.js';
-import type { DeviceKind, Measurement } from './kinds.js';
+import { MEASUREMENT_NAMES, type DeviceKind, type Measurement } from './kinds.js';
 
 /** One measurement's settings from a `sensors:` entry, before defaults from the top of the config. */
 export interface MeasurementSettings {
@@ -41,4 +41,12 @@ function subEntry(value: MeasurementEntry | undefined): Sub {
   if (value === false) return { enabled: false };
   if (typeof value === 'string') return { topic: value };
   return value;
+}
+
+/** Every topic a `sensors.<id>` entry names: its own and its measurements'. */
+export function entryTopics(value: string | SensorEntry | null): string[] {
+  if (typeof value === 'string') return [value];
+  if (!value) return [];
+  const own = MEASUREMENT_NAMES.map((name) => subEntry(value[name]).topic);
+  return [value.topic, ...own].filter((t): t is string => t !== undefined);
 }
