@@ -8,6 +8,7 @@ import { parseDeviceId } from '../../src/onewire/ids.js';
 import { OwfsMountSource } from '../../src/sources/owfs-mount.js';
 import type { ReadResult } from '../../src/sources/source.js';
 import { FIXTURES, fixtureWorkspace, startCli, type AgentProcess } from '../helpers/agent-process.js';
+import { checkSensorDiscovery } from '../helpers/ha-schema.js';
 import { fuseUnusable, mountOwfs } from '../helpers/owfs-fuse.js';
 import { haveMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
@@ -205,5 +206,49 @@ test('live reload of a DS2438 entry: a measurement moved and one turned off clea
   const cleared = on(sub, 'home/bath/vdd').length;
   await until('two more humidity readings', () => on(sub, 'home/bathroom/humidity').length >= 3, 20_000);
   assert.equal(on(sub, 'home/bath/vdd').length, cleared, 'vdd: false publishes nothing more');
+  assert.equal(await agent.stop(), 0);
+});
+
+test('Home Assistant discovery through mosquitto: the DS2438 as one device with four entities HA accepts, the DS2401 as a presence binary_sensor', { timeout: 90_000, skip: noMosquitto }, async (t) => {
+  const broker = await startMosquitto();
+  t.after(() => broker.stop());
+  const ws = await fixtureWorkspace();
+  t.after(() => ws.cleanup());
+  const file = await ws.writeConfig(
+    stringify({
+      mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, client_id: 'w1mqtt-ha-kinds', payload: 'json' },
+      homeassistant: { enabled: true },
+      sources: [{ type: 'w1', path: ws.w1 }],
+      interval: '1s',
+      unmapped: 'ignore',
+      sensors: { '26-000000019a3b': { name: 'Bathroom', humidity: 'home/bath/humidity' }, [IBUTTON]: { name: 'Front door key', topic: IBUTTON_TOPIC } },
+    }),
+  );
+  const sub = await subscribe({ port: broker.port, topics: ['homeassistant/#', 'home/#'] });
+  t.after(() => sub.stop());
+  const agent = startCli(['run', '--config', file]);
+  t.after(async () => void (await agent.stop('SIGKILL')));
+
+  const rom = (sysfs: string) => Buffer.from(parseDeviceId(sysfs)?.rom ?? []).toString('hex');
+  const configOf = async (topic: string) => JSON.parse((await sub.waitFor((m) => m.topic === topic && m.payload !== '', 30_000)).payload) as Record<string, unknown>;
+  const entities: [string, string, string][] = [
+    ['temperature', 'temperature', 'home/1wire/26-000000019a3b/temperature'],
+    ['humidity', 'humidity', 'home/bath/humidity'],
+    ['voltage', 'voltage', 'home/1wire/26-000000019a3b/voltage'],
+    ['vdd', 'voltage', 'home/1wire/26-000000019a3b/vdd'],
+  ];
+  for (const [name, deviceClass, state] of entities) {
+    const topic = `homeassistant/sensor/1wire_${rom('26-000000019a3b')}_${name}/config`;
+    const c = await configOf(topic);
+    assert.deepEqual(checkSensorDiscovery(topic, JSON.stringify(c)), [], topic);
+    assert.deepEqual([c['device_class'], c['state_topic'], (c['device'] as { name: string }).name], [deviceClass, state, 'Bathroom'], topic);
+    // The value HA's template picks out is in what the agent publishes on that topic.
+    const reading = JSON.parse((await sub.waitFor((m) => m.topic === state, 20_000)).payload) as Record<string, unknown>;
+    assert.equal(typeof reading[deviceClass], 'number', `${state}: ${JSON.stringify(reading)}`);
+    assert.equal(c['value_template'], `{{ value_json.${deviceClass} }}`);
+  }
+  const key = await configOf(`homeassistant/binary_sensor/1wire_${rom(IBUTTON)}_presence/config`);
+  assert.deepEqual([key['device_class'], key['payload_on'], key['payload_off'], key['state_topic']], ['presence', 'online', 'offline', IBUTTON_TOPIC]);
+  assert.deepEqual(JSON.parse((await sub.waitFor((m) => m.topic === IBUTTON_TOPIC, 20_000)).payload)['presence'], 'online');
   assert.equal(await agent.stop(), 0);
 });
