@@ -22,15 +22,20 @@ export type W1Read =
   | { readonly kind: 'raw'; readonly hex: string; readonly secondLineHex?: string; readonly legacy?: boolean }
   /** Kernel ≥ 5.8 on any failure: `w1_slave` and `temperature` read as 0 bytes. */
   | { readonly kind: 'empty' }
-  /** Not a w1_therm chip: the slave directory holds only `name` and `id`. */
-  | { readonly kind: 'none' };
+  /** w1_smem (DS2401): the slave directory holds only `name` and `id`. */
+  | { readonly kind: 'none' }
+  /**
+   * w1_ds2438: the raw registers its attributes print (Documentation/w1/slaves/w1_ds2438.rst):
+   * `temperature` in 1/256 °C, `vad`/`vdd` in 10 mV, `iad` the current register.
+   */
+  | { readonly kind: 'ds2438'; readonly temperature: number; readonly vad: number; readonly vdd: number; readonly iad: number };
 
 export interface W1SlaveSpec {
   readonly id: string;
   readonly bus: 1 | 2;
   readonly what: string;
-  /** What src/onewire/scratchpad.ts `readingFromW1Slave` must make of it. */
-  readonly expect: 'ok' | ReadErrorCode | 'ignored';
+  /** What src/onewire/scratchpad.ts `readingFromW1Slave` must make of it; `no_w1_slave` for the non-w1_therm chips. */
+  readonly expect: 'ok' | ReadErrorCode | 'no_w1_slave';
   readonly read: W1Read;
 }
 
@@ -57,12 +62,15 @@ export const W1_SLAVES: readonly W1SlaveSpec[] = [
     read: { kind: 'raw', hex: 'ff ff ff ff ff ff ff ff ff', secondLineHex: '72 01 4b 46 7f ff 0e 10 57', legacy: true } },
   { id: '28-0316a27b9d52', bus: 1, what: 'kernel ≥ 5.8 failure: `w1_slave` and `temperature` are empty', expect: 'empty_read',
     read: { kind: 'empty' } },
-  { id: '01-0000efbeadde', bus: 1, what: 'DS2401 serial number, no temperature: readers skip it', expect: 'ignored',
+  { id: '01-0000efbeadde', bus: 1, what: 'DS2401 serial number (or a DS1990A iButton): presence only', expect: 'no_w1_slave',
     read: { kind: 'none' } },
   { id: '22-00000053e8a1', bus: 2, what: 'DS1822, garage', expect: 'ok', read: { kind: 'encode', milli: 19500 } },
   { id: '3b-0000001852ad', bus: 2, what: 'DS1825, boiler flow', expect: 'ok', read: { kind: 'encode', milli: 30250 } },
   { id: '42-00000014a7e2', bus: 2, what: 'DS28EA00 (has `w1_seq`, no bulk read), cellar', expect: 'ok',
     read: { kind: 'encode', milli: 18062 } },
+  // 21.84375 °C, VAD 2.35 V, VDD 4.98 V: the same chip and values as fixtures/owfs 26.3B9A01000000.
+  { id: '26-000000019a3b', bus: 2, what: 'DS2438 humidity board (HIH-4000 on VAD), bathroom', expect: 'no_w1_slave',
+    read: { kind: 'ds2438', temperature: 5592, vad: 235, vdd: 498, iad: 0 } },
 ];
 
 /** The chip name OWFS puts in `type` (platform-facts §2.3). */
@@ -91,9 +99,13 @@ export const OWFS_THERMOMETERS: readonly OwfsThermSpec[] = [
   { sysfs: '28-0316a27a1c44', padded: true },
 ];
 
-/** Other OWFS devices, with their property files verbatim (platform-facts §2.10). */
+/**
+ * Other OWFS devices, with their property files verbatim (platform-facts §2.10). The DS2438's
+ * `humidity` is what OWFS computes from the VAD, VDD and temperature beside it (ow_2438.c
+ * FS_Humid, printed %G), so it agrees with the kernel twin in fixtures/w1.
+ */
 export const OWFS_OTHERS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  '26.3B9A01000000': { temperature: '21.8438', humidity: '45.2', VAD: '2.35', VDD: '4.98' },
+  '26.3B9A01000000': { temperature: '21.8438', humidity: '49.8312', VAD: '2.35', VDD: '4.98' },
   '01.DEADBEEF0000': {},
 };
 

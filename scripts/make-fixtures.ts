@@ -52,7 +52,7 @@ const CONV_TIME: Record<Resolution, number> = { 9: 95, 10: 190, 11: 375, 12: 750
 /** The `w1_slave` text and the `temperature` text of one slave (both '' on failure). */
 function thermReadout(family: string, spec: W1SlaveSpec): { w1Slave: string; temperature: string } {
   const read = spec.read;
-  if (read.kind === 'empty' || read.kind === 'none') return { w1Slave: '', temperature: '' };
+  if (read.kind === 'empty' || read.kind === 'none' || read.kind === 'ds2438') return { w1Slave: '', temperature: '' };
   if (read.kind === 'encode') {
     const bytes = encodeScratchpad(family, read.milli, {
       ...(read.resolution !== undefined && { resolution: read.resolution }),
@@ -77,6 +77,7 @@ function slaveFiles(spec: W1SlaveSpec): Files {
   if (id.sysfs !== spec.id) throw new Error(`${spec.id} is not in canonical sysfs form (${id.sysfs})`);
   const files: Files = { name: `${id.sysfs}\n`, id: id.rom };
   if (spec.read.kind === 'none') return files; // w1_smem: the core's name and id only
+  if (spec.read.kind === 'ds2438') return { ...files, ...ds2438Files(spec.read) };
   const { w1Slave, temperature } = thermReadout(id.family, spec);
   const resolution = spec.read.kind === 'encode' ? (spec.read.resolution ?? 12) : 12;
   Object.assign(files, {
@@ -90,6 +91,26 @@ function slaveFiles(spec: W1SlaveSpec): Files {
   if (id.family !== '10') files['resolution'] = `${resolution}\n`;
   if (id.family === '42') files['w1_seq'] = '0\n';
   return files;
+}
+
+/**
+ * w1_ds2438.c's binary attributes as they read: `temperature` "%i\n" of the raw register
+ * (1/256 °C), `vad`/`vdd` "%u\n" (10 mV), `iad` "%i\n", `page0`/`page1` the 8 page bytes.
+ * Page 0 is as a `vdd` read leaves it: status 0x0F (IAD, CA, EE on; AD = 1 selects VDD),
+ * temperature, the VDD voltage, current 0, threshold 0. `offset` is write-only (0200 in
+ * the kernel, a read fails); here it is an empty file.
+ */
+function ds2438Files(r: { temperature: number; vad: number; vdd: number; iad: number }): Files {
+  const le16 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff];
+  return {
+    iad: `${r.iad}\n`,
+    page0: Uint8Array.from([0x0f, ...le16(r.temperature), ...le16(r.vdd), ...le16(r.iad), 0x00]),
+    page1: new Uint8Array(8),
+    offset: '',
+    temperature: `${r.temperature}\n`,
+    vad: `${r.vad}\n`,
+    vdd: `${r.vdd}\n`,
+  };
 }
 
 function masterFiles(bus: number, slaves: readonly string[]): Files {
@@ -123,7 +144,11 @@ async function writeW1(w1: string): Promise<void> {
 }
 
 function expectation(spec: W1SlaveSpec): string {
-  if (spec.expect === 'ignored') return 'ignored (not a thermometer)';
+  if (spec.read.kind === 'ds2438') {
+    const r = spec.read;
+    return `no \`w1_slave\`; temperature ${r.temperature / 256} °C, vad ${r.vad / 100} V, vdd ${r.vdd / 100} V`;
+  }
+  if (spec.expect === 'no_w1_slave') return 'no `w1_slave` (presence only)';
   if (spec.expect !== 'ok' || spec.read.kind !== 'encode') return `\`${spec.expect}\``;
   return `ok, ${spec.read.milli / 1000} °C (t=${spec.read.milli})`;
 }
@@ -142,7 +167,9 @@ Formats: platform-facts.md §1.1–1.6. Point a w1 source at \`fixtures/w1/devic
 - \`devices/w1_bus_master1/\`, \`devices/w1_bus_master2/\`: real directories with the master attributes and the slave directories.
 - \`devices/<slave>\`: a relative symlink \`w1_bus_masterN/<slave>\` (the kernel's point to \`../../../devices/…\`).
 - A w1_therm slave has \`name\`, \`id\` (8 raw ROM bytes), \`w1_slave\`, \`temperature\`, \`resolution\` (not family 10),
-  \`conv_time\`, \`ext_power\`, \`alarms\`, \`features\`, and \`w1_seq\` (family 42). The DS2401 has only \`name\` and \`id\`.
+  \`conv_time\`, \`ext_power\`, \`alarms\`, \`features\`, and \`w1_seq\` (family 42). The DS2401 has only \`name\` and \`id\`
+  (w1_smem). The DS2438 (w1_ds2438) has \`iad\`, \`page0\`, \`page1\`, \`offset\` (write-only in the kernel; empty here),
+  \`temperature\` (1/256 °C), \`vad\` and \`vdd\` (10 mV); its humidity is computed from those, as OWFS does.
 - Kernel eras are mixed on purpose: the \`crc=c9 NO\` slave is what kernels < 5.8 print (its \`t=-62\` uses the
   pre-5.11 formula); everything else is 6.x. \`temperature\` is empty where a 6.x kernel would fail the read.
 
@@ -150,7 +177,7 @@ Formats: platform-facts.md §1.1–1.6. Point a w1 source at \`fixtures/w1/devic
 |---|---|---|---|---|---|
 ${rows.join('\n')}
 
-fixtures/owfs holds the same chips as ${owfs.join(', ')}, plus a DS2438 \`26.3B9A01000000\` and the DS2401.
+fixtures/owfs holds the same chips as ${owfs.join(', ')}, plus the DS2438 \`26.3B9A01000000\` (= \`26-000000019a3b\`) and the DS2401.
 `;
 }
 

@@ -2,16 +2,18 @@ import { EventEmitter } from 'node:events';
 import { startExtras, type Extras } from './agent-extras.js';
 import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from './config/diff.js';
 import type { Config, SourceConfig } from './config/schema.js';
+import { readingPayload } from './devices/payload.js';
+import { PresenceState } from './devices/presence.js';
 import type { Logger } from './log.js';
 import type { BundledBroker } from './mqtt/broker.js';
 import { MqttPublisher } from './mqtt/publisher.js';
 import { agentOwnsTopic } from './mqtt/agent-topics.js';
-import { formatPayload, statusTopic } from './mqtt/topics.js';
+import { statusTopic } from './mqtt/topics.js';
 import { agentMqtt, clearRetained, replaceTransport } from './mqtt/transport.js';
 import type { Clock } from './sampling/clock.js';
 import { FaultTracker } from './sampling/fault-tracker.js';
 import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
-import { planSensors, type PlannedSensor } from './sampling/plan.js';
+import { planSensors, type PublishTarget, type PlannedSensor } from './sampling/plan.js';
 import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
 import { createSource, detectSources } from './sources/registry.js';
@@ -65,6 +67,7 @@ export class Agent {
   /** Readings taken while the connection is being replaced; published once it is back. */
   #held: { key: string; milli: number; at: number }[] | undefined;
   #reloadQueue: Promise<unknown> = Promise.resolve();
+  readonly #presence = new PresenceState();
   readonly events = new EventEmitter<AgentEvents>();
 
   constructor(options: AgentOptions) {
@@ -190,6 +193,7 @@ export class Agent {
     await this.discover();
     this.#release();
     await Promise.all(oldSources.map((s) => s.source.close()));
+    for (const topic of retired) this.#presence.forget(topic);
     if (!reconnect) await clearRetained(this.#publisher, retired, this.#log);
     this.events.emit('reload', next);
     return diff;
@@ -227,16 +231,21 @@ export class Agent {
       if (!this.#plan.has(s.key)) this.#log.info({ sensor: s.displayId, chip: s.device.chip, bus: s.device.bus, topic: s.topic, intervalMs: s.intervalMs }, 'sensor found');
     }
     const present = new Set(found.flatMap((f) => f.devices.map((d) => d.id.sysfs)));
+    const vanished = new Set<string>();
     for (const [key, s] of this.#plan) {
       if (!next.has(key)) {
-        if (present.has(key)) this.#log.info({ sensor: s.displayId, topic: s.topic }, 'sensor no longer polled (sensors.yaml)');
-        else this.#log.warn({ sensor: s.displayId, bus: s.device.bus }, 'sensor vanished from its bus');
+        const id = s.device.id.sysfs;
+        if (present.has(id)) this.#log.info({ sensor: s.displayId, topic: s.topic }, 'sensor no longer polled (sensors.yaml)');
+        else if (s.measurement.quantity === 'presence') this.#publishPresence(s, false, this.#opts.clock.now()); // an iButton taken away
+        else if (!vanished.has(id)) this.#log.warn({ sensor: s.displayId.split('/')[0], bus: s.device.bus }, 'sensor vanished from its bus');
+        vanished.add(id);
         this.#faults.forget(s.displayId);
       }
     }
     for (const id of plan.missing) {
       if (!this.#missingLogged.has(id)) this.#log.warn({ sensor: id }, 'sensor listed in sensors.yaml is not on any bus');
     }
+    for (const absent of plan.absent) this.#publishPresence(absent, false, this.#opts.clock.now());
     this.#missingLogged = new Set(plan.missing);
     const changed = next.size !== this.#plan.size || plan.sensors.some((s) => !sameSensor(this.#plan.get(s.key), s));
     this.#plan = next;
@@ -287,9 +296,23 @@ export class Agent {
   }
 
   #publishReading(sensor: PlannedSensor, milli: number, at: number): void {
-    const celsius = milli / 1000 + sensor.offset;
+    if (sensor.measurement.quantity === 'presence') {
+      this.#publishPresence(sensor, milli > 0, at);
+      return;
+    }
+    this.#publish(sensor, milli / 1000 + sensor.offset, at);
+  }
+
+  /** `online`/`offline`, retained like the readings, only when it changes (devices/presence.ts). */
+  #publishPresence(sensor: PublishTarget, online: boolean, at: number): void {
+    if (!this.#presence.update(sensor.topic, online)) return;
+    this.#log.info({ sensor: sensor.displayId, topic: sensor.topic, state: online ? 'online' : 'offline' }, online ? 'device present' : 'device gone');
+    this.#publish(sensor, online ? 1 : 0, at);
+  }
+
+  #publish(sensor: PublishTarget, value: number, at: number): void {
     const { mqtt } = this.#config;
-    const payload = formatPayload(mqtt.payload, mqtt.decimals, { celsius, time: new Date(at), sensor: sensor.displayId, name: sensor.label });
+    const payload = readingPayload(mqtt, sensor.measurement, { value, time: new Date(at), sensor: sensor.displayId, name: sensor.label });
     this.#log.debug({ sensor: sensor.displayId, topic: sensor.topic, payload }, 'reading');
     // Not awaited: at QoS 1 the acknowledgement waits for the broker, and a broker
     // outage must never hold up the bus (MQTT.js queues until it reconnects).

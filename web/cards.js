@@ -22,12 +22,14 @@ export class SensorCard {
     const reading = el('div', 'reading');
     this.value = el('span', 'value', '—');
     this.age = el('span', 'age');
-    reading.append(this.value, el('span', 'unit', '°C'), this.age);
+    // The unit of what this card measures (°C, %, V; none for presence), from the agent.
+    this.unit = el('span', 'unit', sensor.unit ?? '°C');
+    reading.append(this.value, this.unit, this.age);
 
     this.fault = el('p', 'fault');
     this.fault.hidden = true;
     this.chartBox = el('div', 'chart');
-    this.chart = new SensorChart(this.chartBox, '°C');
+    this.chart = new SensorChart(this.chartBox, sensor.unit ?? '°C');
 
     const meta = el('dl', 'meta');
     this.topic = el('dd', 'topic');
@@ -45,6 +47,7 @@ export class SensorCard {
     this.name.textContent = sensor.name;
     this.name.title = sensor.name;
     this.value.textContent = sensor.text ?? '—';
+    this.unit.textContent = sensor.unit ?? '°C';
     this.topic.textContent = sensor.topic + (sensor.mapped ? '' : '  (unmapped)');
     this.ids.textContent = `${sensor.sysfs} · ${sensor.owfs}`;
     this.chip.textContent = `${sensor.chip} on ${sensor.bus}, every ${Math.round(sensor.intervalMs / 1000)} s`;

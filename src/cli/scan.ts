@@ -1,5 +1,9 @@
 import { stringify } from 'yaml';
+import { deviceKind, readTarget, type Measurement } from '../devices/kinds.js';
+import { skeletonEntry } from '../devices/skeleton.js';
+import { measurementText } from '../devices/values.js';
 import { formatValue } from '../mqtt/topics.js';
+import { thermometerFamily } from '../onewire/families.js';
 import { sensorMap } from '../sampling/plan.js';
 import { createSource, detectSources } from '../sources/registry.js';
 import { describeError, type Device, type ReadResult, type Source } from '../sources/source.js';
@@ -8,11 +12,12 @@ import { loadCliConfig } from './load-config.js';
 interface Row {
   readonly device: Device;
   readonly source: Source;
-  readonly result: ReadResult;
+  /** One reading per measurement of the device's kind, main one first. */
+  readonly results: readonly { readonly measurement: Measurement; readonly result: ReadResult }[];
   readonly mappedAs: string | undefined;
 }
 
-/** `w1mqtt scan`: what is on the bus, in both id notations, with one reading each. */
+/** `w1mqtt scan`: what is on the bus, in both id notations, with one reading of each measurement. */
 export async function scanCommand(args: { config?: string | undefined; yaml: boolean }): Promise<number> {
   const loaded = await loadCliConfig(args.config);
   if (!loaded.ok) {
@@ -33,7 +38,11 @@ export async function scanCommand(args: { config?: string | undefined; yaml: boo
     try {
       // One read at a time: each w1 read holds the bus for up to 750 ms anyway.
       for (const device of await source.list()) {
-        rows.push({ device, source, result: await source.read(device), mappedAs: mapped.get(device.id.sysfs)?.key });
+        const results = [];
+        for (const measurement of deviceKind(device.id.family)?.measurements ?? []) {
+          results.push({ measurement, result: await source.read(readTarget(device, measurement)) });
+        }
+        rows.push({ device, source, results, mappedAs: mapped.get(device.id.sysfs)?.key });
       }
     } catch (err) {
       failed = true;
@@ -46,33 +55,57 @@ export async function scanCommand(args: { config?: string | undefined; yaml: boo
   return failed && rows.length === 0 ? 1 : 0;
 }
 
-function reading(result: ReadResult): string {
-  return result.ok ? `${formatValue(result.milli / 1000, 3)} °C` : `error: ${describeError(result.error)}`;
+/** `23.125 °C` for a thermometer (as ever); `21.844 °C, humidity 49.8 %, …` or `present` for the others. */
+function reading(row: Row): string {
+  return row.results
+    .map(({ measurement: m, result }, i) => {
+      const name = i === 0 ? '' : `${m.name} `;
+      if (!result.ok) return `${name}error: ${describeError(result.error)}`;
+      const value = result.milli / 1000;
+      if (m.quantity === 'presence') return `${name}${value > 0 ? 'present' : 'absent'}`;
+      const text = m.quantity === 'temperature' ? formatValue(value, 3) : measurementText(m, value, 2);
+      return `${name}${text} ${m.unit}`;
+    })
+    .join(', ');
 }
 
 function table(rows: readonly Row[]): string {
-  if (rows.length === 0) return 'No thermometers found.\n';
+  if (rows.length === 0) return 'No 1-Wire devices found.\n';
   const header = ['SYSFS ID', 'OWFS ID', 'CHIP', 'SOURCE', 'MAPPED', 'READING'];
-  const body = rows.map((r) => [r.device.id.sysfs, r.device.id.owfs, r.device.chip, r.source.name, r.mappedAs ? 'yes' : 'no', reading(r.result)]);
+  const body = rows.map((r) => [r.device.id.sysfs, r.device.id.owfs, r.device.chip, r.source.name, r.mappedAs ? 'yes' : 'no', reading(r)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
-  return `${[line(header), ...body.map(line)].join('\n')}\n${rows.length} thermometer${rows.length === 1 ? '' : 's'}\n`;
+  return `${[line(header), ...body.map(line)].join('\n')}\n${summary(rows)}\n`;
+}
+
+/** `2 thermometers`, or `15 devices: 13 thermometers, 1 DS2438, 1 DS2401`. */
+function summary(rows: readonly Row[]): string {
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const counts = new Map<string, number>([['thermometer', 0]]);
+  for (const r of rows) {
+    const what = thermometerFamily(r.device.id.family) ? 'thermometer' : r.device.chip;
+    counts.set(what, (counts.get(what) ?? 0) + 1);
+  }
+  const thermometers = counts.get('thermometer') ?? 0;
+  if (thermometers === rows.length) return plural(thermometers, 'thermometer');
+  const parts = [...counts].filter(([, n]) => n > 0).map(([what, n]) => (what === 'thermometer' ? plural(n, what) : `${n} ${what}`));
+  return `${plural(rows.length, 'device')}: ${parts.join(', ')}`;
 }
 
 /** A sensors.yaml `sensors:` block to paste and edit; comments carry chip and reading. */
 function skeleton(rows: readonly Row[], baseTopic: string): string {
-  const sensors: Record<string, { topic: string; name: string }> = {};
+  const sensors: Record<string, Record<string, string>> = {};
   const seen = new Set<string>();
   for (const r of rows) {
     // A chip seen through two sources (w1 and OWFS) is listed once, as the agent polls it once.
     if (seen.has(r.device.id.sysfs)) continue;
     seen.add(r.device.id.sysfs);
-    sensors[r.device.name] = { topic: `${baseTopic}/${r.device.name}/temperature`, name: `${r.device.chip} ${r.device.name}` };
+    sensors[r.device.name] = skeletonEntry(r.device, baseTopic);
   }
   const lines = stringify({ sensors }).split('\n');
   const out = lines.map((l) => {
     const row = rows.find((r) => l === `  ${r.device.name}:`);
-    return row ? `${l}  # ${row.device.chip}, ${row.source.name}, ${reading(row.result)}` : l;
+    return row ? `${l}  # ${row.device.chip}, ${row.source.name}, ${reading(row)}` : l;
   });
   return `# Generated by \`w1mqtt scan --yaml\`: rename the topics and names, then save as sensors.yaml\n${out.join('\n')}`;
 }

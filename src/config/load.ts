@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { MEASUREMENT_NAMES } from '../devices/kinds.js';
 import { configSchema, type Config } from './schema.js';
 
 /** One problem in a config file, located for the user: `sensors.yaml:12:5 sensors.28-….interval: …`. */
@@ -47,7 +48,8 @@ export function parseConfigText(text: string, file: string): LoadResult {
   }
   const result = configSchema.safeParse(doc.toJS() ?? {});
   if (result.success) return { ok: true, file, config: result.data };
-  const problems = result.error.issues.flatMap((issue) => locateIssue(doc, issue).map((loc) => ({ file, ...at(loc.offset), path: loc.path, message: loc.message })));
+  const issues = result.error.issues.flatMap((issue) => expandUnion(issue, []));
+  const problems = issues.flatMap((issue) => locateIssue(doc, issue).map((loc) => ({ file, ...at(loc.offset), path: loc.path, message: loc.message })));
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { ok: false, file, problems };
 }
@@ -75,7 +77,24 @@ function locateIssue(doc: Document, issue: z.core.$ZodIssue): Located[] {
   return [{ offset: keyAt ?? nodeOffset(doc, path), path: path.join('.'), message: issueMessage(issue) }];
 }
 
+/**
+ * A value that fits one branch of a union by type (a mapping where a topic string or a
+ * mapping is allowed) is wrong inside that branch: report those issues, each at its own
+ * place, instead of one "invalid input" on the whole entry.
+ */
+function expandUnion(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): z.core.$ZodIssue[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code !== 'invalid_union') return [{ ...issue, path }];
+  const fitting = issue.errors.filter((branch) => !branch.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value')));
+  const [only] = fitting;
+  if (fitting.length !== 1 || !only) return [{ ...issue, path }];
+  return only.flatMap((i) => expandUnion(i, path));
+}
+
 function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_union' && (MEASUREMENT_NAMES as readonly PropertyKey[]).includes(issue.path[issue.path.length - 1] ?? '')) {
+    return 'expected a topic string, false, or a mapping with topic, name, interval, offset, enabled';
+  }
   if (issue.code === 'invalid_union') return 'expected a topic string or a mapping with topic, name, interval, offset';
   if (issue.code === 'invalid_type' && issue.input === undefined) return `required, expected ${issue.expected}`;
   return issue.message;
@@ -107,7 +126,7 @@ function isNodeWithRange(node: unknown): node is Node & { range: [number, number
 
 /** "did you mean …" for a typo of a known option name. */
 function suggest(key: string): string {
-  const known = ['topic', 'name', 'interval', 'offset', 'enabled', 'url', 'username', 'password', 'password_file', 'client_id', 'base_topic', 'qos', 'retain', 'payload', 'host', 'port', 'path', 'type', 'sources', 'sensors', 'mqtt', 'broker', 'unmapped', 'decimals', 'web', 'allow_anonymous', 'state_dir'];
+  const known = ['topic', 'name', 'interval', 'offset', 'enabled', 'url', 'username', 'password', 'password_file', 'client_id', 'base_topic', 'qos', 'retain', 'payload', 'host', 'port', 'path', 'type', 'sources', 'sensors', 'mqtt', 'broker', 'unmapped', 'decimals', 'web', 'allow_anonymous', 'state_dir', ...MEASUREMENT_NAMES];
   const close = known.find((k) => editDistance(k, key) <= 2);
   return close ? ` (did you mean "${close}"?)` : '';
 }

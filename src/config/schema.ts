@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { isValidFilter } from '../mqtt/topic-match.js';
 import { parseScryptHash } from '../mqtt/passwords.js';
 import { parseDeviceId } from '../onewire/ids.js';
+import { checkSensorKind } from './sensor-kinds.js';
 import { parseDuration } from './duration.js';
 import { isLoopbackHost } from './loopback.js';
 
@@ -192,14 +193,38 @@ const owserverSource = z.strictObject({
 });
 export const sourceSchema = z.discriminatedUnion('type', [w1Source, owfsSource, owserverSource]);
 
+/**
+ * One measurement of a device (devices/kinds.ts): a topic alone, `false` (not
+ * published), or its own settings. Unset settings come from the device's entry.
+ */
+const measurementSchema = z.union([
+  topic,
+  z.literal(false),
+  z.strictObject({
+    topic: topic.optional(),
+    name: z.string().min(1).optional(),
+    interval: duration(1000).optional(),
+    /** Calibration added to every reading, in the measurement's unit. */
+    offset: z.number().min(-20).max(20).optional(),
+    enabled: z.boolean().optional(),
+  }),
+]);
+
 const sensorSchema = z.strictObject({
+  /** The device's main measurement (a thermometer's temperature, a DS2401's presence). */
   topic: topic.optional(),
   name: z.string().min(1).optional(),
   interval: duration(1000).optional(),
-  /** Calibration added to every reading, °C. */
+  /** Calibration added to every reading of the main measurement, °C. */
   offset: z.number().min(-20).max(20).default(0),
   /** false: read nothing and publish nothing for this sensor. */
   enabled: z.boolean().default(true),
+  /** Per measurement, for devices that have them (checked against the chip by sensor-kinds.ts). */
+  temperature: measurementSchema.optional(),
+  humidity: measurementSchema.optional(),
+  voltage: measurementSchema.optional(),
+  vdd: measurementSchema.optional(),
+  presence: measurementSchema.optional(),
 });
 
 const sensorsSchema = z
@@ -215,6 +240,7 @@ const sensorsSchema = z
       const earlier = seen.get(id.sysfs);
       if (earlier) ctx.addIssue({ code: 'custom', path: [key], params: { at: 'key' }, message: `same sensor as "${earlier}" (the other id notation)` });
       seen.set(id.sysfs, key);
+      for (const issue of checkSensorKind(id.family, key, sensors[key])) ctx.addIssue({ code: 'custom', ...issue });
     }
   });
 
@@ -243,6 +269,7 @@ export type WebConfig = Config['web'];
 export type HomeAssistantConfig = Config['homeassistant'];
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type SensorEntry = z.output<typeof sensorSchema>;
+export type MeasurementEntry = z.output<typeof measurementSchema>;
 
 /** The defaults: what the agent runs with when there is no sensors.yaml at all. */
 export function defaultConfig(): Config {

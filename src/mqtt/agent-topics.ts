@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { entryTopics } from '../devices/settings.js';
 import { parseDiscoveryTopic } from './discovery.js';
 import { statusTopic } from './topics.js';
 
@@ -15,7 +16,7 @@ export function agentOwnsTopic(config: Config, plannedTopics: Iterable<string>, 
   if (topic.startsWith(`${base_topic}/1wire/`)) return true;
   for (const t of plannedTopics) if (t === topic) return true;
   for (const value of Object.values(config.sensors)) {
-    if ((typeof value === 'string' ? value : value?.topic) === topic) return true;
+    if (entryTopics(value).includes(topic)) return true; // a DS2438's humidity: … too
   }
   return config.homeassistant.enabled && parseDiscoveryTopic(config.homeassistant.prefix, topic) !== undefined;
 }

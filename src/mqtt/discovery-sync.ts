@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { sensorMap, type PlannedSensor } from '../sampling/plan.js';
-import { discoveryMessages, parseDiscoveryTopic, UNITS, type DiscoveryDevice } from './discovery.js';
+import { COMPONENTS, discoveryMessages, parseDiscoveryTopic, type DiscoveryDevice } from './discovery.js';
 import type { MessageHandler, PublishOptions } from './publisher.js';
 import { statusTopic } from './topics.js';
 
@@ -11,7 +11,7 @@ import { statusTopic } from './topics.js';
  * HA announces itself (`homeassistant/status` = `online`, its birth message), and
  * removes (empty retained message) the entity of a sensor taken out of sensors.yaml.
  *
- * It also subscribes to `<prefix>/sensor/+/config` to see the configs it left on the
+ * It also subscribes to `<prefix>/sensor/+/config` (and `binary_sensor`) to see the configs it left on the
  * broker in an earlier run (recognised by their availability topic being this
  * agent's status topic): one for a sensor removed from sensors.yaml while the agent
  * was stopped is removed too. A sensor that is only absent from its bus keeps its
@@ -54,7 +54,7 @@ export class HomeAssistantDiscovery {
       this.#o.log.info({ sensors: this.#desired.size }, 'Home Assistant is online: publishing discovery again');
       this.#publishAll();
     });
-    this.#o.link.subscribe(`${homeassistant.prefix}/sensor/+/config`, (topic, payload) => this.#seen(topic, payload));
+    for (const component of COMPONENTS) this.#o.link.subscribe(`${homeassistant.prefix}/${component}/+/config`, (topic, payload) => this.#seen(topic, payload));
   }
 
   /** The polled sensors changed (start, discovery, reload): publish their configs, remove retired ones. */
@@ -70,10 +70,13 @@ export class HomeAssistantDiscovery {
       version: this.#o.version,
     };
     const desired = new Map<string, { payload: string; known: Known }>();
-    for (const sensor of sensors) {
-      const device = deviceOf(sensor);
+    // One HA device per chip, one entity per measurement (a DS2438 is four planned sensors).
+    const byDevice = new Map<string, PlannedSensor[]>();
+    for (const sensor of sensors) byDevice.set(sensor.device.id.sysfs, [...(byDevice.get(sensor.device.id.sysfs) ?? []), sensor]);
+    for (const [rom, measured] of byDevice) {
+      const device = deviceOf(measured);
       for (const [i, m] of discoveryMessages(device, ctx).entries()) {
-        desired.set(m.topic, { payload: m.payload, known: { rom: sensor.key, stateTopic: device.measurements[i]?.topic ?? '' } });
+        desired.set(m.topic, { payload: m.payload, known: { rom, stateTopic: device.measurements[i]?.topic ?? '' } });
       }
     }
     this.#desired = desired;
@@ -106,7 +109,7 @@ export class HomeAssistantDiscovery {
 
   /** Whether an entity no longer wanted is gone for good (sensors.yaml) or only absent for now (bus). */
   #retired(known: Known): boolean {
-    if (this.#plan.some((s) => s.key === known.rom)) return true; // polled, but no longer this measurement
+    if (this.#plan.some((s) => s.device.id.sysfs === known.rom)) return true; // polled, but no longer this measurement
     const config = this.#o.config();
     const listed = sensorMap(config).get(known.rom);
     if (listed) return !listed.entry.enabled;
@@ -128,13 +131,25 @@ export class HomeAssistantDiscovery {
   }
 }
 
-/** Today every polled device is a thermometer; other kinds add their measurements here. */
-export function deviceOf(sensor: PlannedSensor): DiscoveryDevice {
+/**
+ * The planned sensors of one chip (its measurements, devices/kinds.ts) as one HA device,
+ * named after its main measurement's sensor (a thermometer's name, a DS2438's temperature).
+ */
+export function deviceOf(sensors: readonly PlannedSensor[]): DiscoveryDevice {
+  const [main] = sensors;
+  if (!main) throw new Error('deviceOf: no sensors');
   return {
-    id: sensor.device.id,
-    chip: sensor.device.chip,
-    name: sensor.label ?? `${sensor.device.chip} ${sensor.displayId}`,
-    measurements: [{ quantity: 'temperature', unit: UNITS.temperature, topic: sensor.topic }],
+    id: main.device.id,
+    chip: main.device.chip,
+    name: main.label ?? `${main.device.chip} ${main.displayId.split('/')[0] ?? ''}`,
+    measurements: sensors.map((s) => ({
+      quantity: s.measurement.quantity,
+      unit: s.measurement.unit,
+      topic: s.topic,
+      measurement: s.measurement.name,
+      title: s.measurement.title,
+      ...(s.measurement.decimals === undefined ? {} : { decimals: s.measurement.decimals }),
+    })),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { Quantity } from '../devices/kinds.js';
 import type { DeviceId } from '../onewire/ids.js';
 
 /**
@@ -9,15 +10,24 @@ import type { DeviceId } from '../onewire/ids.js';
  * them against a fixture of that schema (fixtures/homeassistant/).
  */
 
-/** What a measurement is, as HA's sensor device classes name it. */
-export type Quantity = 'temperature' | 'humidity' | 'voltage';
+/** What a measurement is (devices/kinds.ts); HA's device classes use the same words. */
+export type { Quantity };
 
 /** One value a device reports on its own topic (a DS18B20 has one; a DS2438 several). */
 export interface Measurement {
   readonly quantity: Quantity;
-  /** The unit the published value is in: °C, %, V. */
+  /** The unit the published value is in: °C, %, V; empty for presence. */
   readonly unit: string;
   readonly topic: string;
+  /**
+   * The agent's name for it (devices/kinds.ts: `vdd`), in the unique id, so a DS2438's
+   * two voltages are two entities. @default the quantity
+   */
+  readonly measurement?: string;
+  /** The entity's name on a device with several: "Supply voltage (VDD)". @default the quantity */
+  readonly title?: string;
+  /** Decimals as published. @default the context's */
+  readonly decimals?: number;
 }
 
 export interface DiscoveryDevice {
@@ -50,28 +60,33 @@ export interface DiscoveryMessage {
   readonly uniqueId: string;
 }
 
-/** HA's unit list per device class (SensorDeviceClass docs); these are what the agent publishes. */
-export const UNITS: Readonly<Record<Quantity, string>> = { temperature: '°C', humidity: '%', voltage: 'V' };
-
 /** The 64-bit ROM in wire order (family, serial, CRC), lower-case hex: the chip's identity on any bus. */
 export function romHex(id: DeviceId): string {
   return Buffer.from(id.rom).toString('hex');
 }
 
-export function uniqueId(id: DeviceId, quantity: Quantity): string {
-  return `1wire_${romHex(id)}_${quantity}`;
+/** `1wire_<rom>_<measurement>`: a thermometer's is `…_temperature`, a DS2438's VDD `…_vdd`. */
+export function uniqueId(id: DeviceId, measurement: string): string {
+  return `1wire_${romHex(id)}_${measurement}`;
 }
 
-/** `<prefix>/sensor/<unique_id>/config`; the object id must match [a-zA-Z0-9_-]+ (HA discovery docs). */
-export function discoveryTopic(prefix: string, unique: string): string {
-  return `${prefix}/sensor/${unique}/config`;
+/** HA's component: presence is on or off (binary_sensor), the rest are numbers (sensor). */
+export type Component = 'sensor' | 'binary_sensor';
+
+/** `<prefix>/<component>/<unique_id>/config`; the object id must match [a-zA-Z0-9_-]+ (HA discovery docs). */
+export function discoveryTopic(prefix: string, unique: string, component: Component = 'sensor'): string {
+  return `${prefix}/${component}/${unique}/config`;
 }
 
-/** The ROM and quantity of a discovery topic this agent writes, or undefined for anyone else's. */
-export function parseDiscoveryTopic(prefix: string, topic: string): { rom: string; quantity: Quantity } | undefined {
-  if (!topic.startsWith(`${prefix}/sensor/`)) return undefined;
-  const m = /^1wire_([0-9a-f]{16})_(temperature|humidity|voltage)\/config$/.exec(topic.slice(prefix.length + 8));
-  return m ? { rom: m[1] ?? '', quantity: m[2] as Quantity } : undefined;
+/** Every component this agent writes discovery for, to subscribe to `<prefix>/<component>/+/config`. */
+export const COMPONENTS: readonly Component[] = ['sensor', 'binary_sensor'];
+
+/** The ROM and measurement of a discovery topic this agent writes, or undefined for anyone else's. */
+export function parseDiscoveryTopic(prefix: string, topic: string): { rom: string; measurement: string } | undefined {
+  if (!topic.startsWith(`${prefix}/`)) return undefined;
+  const rest = topic.slice(prefix.length + 1);
+  const m = /^sensor\/1wire_([0-9a-f]{16})_(temperature|humidity|voltage|vdd)\/config$/.exec(rest) ?? /^binary_sensor\/1wire_([0-9a-f]{16})_(presence)\/config$/.exec(rest);
+  return m ? { rom: m[1] ?? '', measurement: m[2] ?? '' } : undefined;
 }
 
 export function discoveryMessages(device: DiscoveryDevice, ctx: DiscoveryContext): DiscoveryMessage[] {
@@ -82,16 +97,19 @@ export function discoveryMessages(device: DiscoveryDevice, ctx: DiscoveryContext
     payload_not_available: 'offline',
   }));
   return device.measurements.map((m) => {
-    const unique = uniqueId(device.id, m.quantity);
+    const unique = uniqueId(device.id, m.measurement ?? m.quantity);
+    const presence = m.quantity === 'presence';
+    // HA's MQTT binary_sensor: `online`/`offline` as published (devices/presence.ts), device class presence.
+    const kind = presence
+      ? { payload_on: 'online', payload_off: 'offline' }
+      : { unit_of_measurement: m.unit, state_class: 'measurement', suggested_display_precision: m.decimals ?? ctx.decimals };
     const config = {
       // null: the entity takes the device's name (HA: "can be set to null if only the device name is relevant").
-      name: single ? null : capitalise(m.quantity),
+      name: single ? null : capitalise(m.title ?? m.quantity),
       unique_id: unique,
       state_topic: m.topic,
       device_class: m.quantity,
-      unit_of_measurement: m.unit,
-      state_class: 'measurement',
-      suggested_display_precision: ctx.decimals,
+      ...kind,
       ...(ctx.payload === 'json' ? { value_template: `{{ value_json.${m.quantity} }}` } : {}),
       qos: ctx.qos,
       availability,
@@ -107,7 +125,7 @@ export function discoveryMessages(device: DiscoveryDevice, ctx: DiscoveryContext
       },
       origin: { name: 'w1mqtt', sw_version: ctx.version },
     };
-    return { topic: discoveryTopic(ctx.prefix, unique), payload: JSON.stringify(config), uniqueId: unique };
+    return { topic: discoveryTopic(ctx.prefix, unique, presence ? 'binary_sensor' : 'sensor'), payload: JSON.stringify(config), uniqueId: unique };
   });
 }
 

@@ -5,9 +5,9 @@ import type { Config } from '../config/schema.js';
  * subscribe to are tested without a broker.
  */
 
-/** Where an unmapped device publishes: `<base_topic>/1wire/<id>/temperature`. */
-export function unmappedTopic(baseTopic: string, deviceName: string): string {
-  return `${baseTopic}/1wire/${deviceName}/temperature`;
+/** Where an unmapped device publishes: `<base_topic>/1wire/<id>/temperature` (or `/humidity`, … devices/kinds.ts). */
+export function unmappedTopic(baseTopic: string, deviceName: string, suffix = 'temperature'): string {
+  return `${baseTopic}/1wire/${deviceName}/${suffix}`;
 }
 
 /** Retained `online`/`offline`, with `offline` as the Last Will (zigbee2mqtt's bridge/state idea). */

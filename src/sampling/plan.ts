@@ -1,15 +1,31 @@
 import type { Config, SensorEntry } from '../config/schema.js';
+import { deviceKind, readTarget, type Measurement } from '../devices/kinds.js';
+import { measurementSettings } from '../devices/settings.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import { unmappedTopic } from '../mqtt/topics.js';
 import type { Device, Source } from '../sources/source.js';
 import type { ScheduledSensor } from './scheduler.js';
 
-/** A sensor with everything needed to poll and publish it. */
-export interface PlannedSensor extends ScheduledSensor {
+/** Where and as what a measurement is published: every planned sensor is one. */
+export interface PublishTarget {
   readonly topic: string;
-  /** The id as the user wrote it in sensors.yaml, else the source's notation. */
+  /**
+   * The id as the user wrote it in sensors.yaml, else the source's notation; for a
+   * device's further measurements followed by `/<measurement>` (`26-…/humidity`), so
+   * logs, faults and the page tell them apart.
+   */
   readonly displayId: string;
   readonly label: string | undefined;
+  /** What is measured: quantity, unit, decimals (devices/kinds.ts). */
+  readonly measurement: Measurement;
+}
+
+/**
+ * One measurement of one device with everything needed to poll and publish it. A
+ * thermometer is one; a DS2438 is four (temperature, humidity, voltage, vdd), each
+ * with its own key, topic and schedule.
+ */
+export interface PlannedSensor extends ScheduledSensor, PublishTarget {
   readonly offset: number;
   readonly mapped: boolean;
 }
@@ -18,6 +34,8 @@ export interface Plan {
   readonly sensors: PlannedSensor[];
   /** Ids in sensors.yaml that no source currently sees, as the user wrote them. */
   readonly missing: string[];
+  /** Presence measurements of those, known without a read: `offline`. */
+  readonly absent: PublishTarget[];
 }
 
 interface MapEntry {
@@ -38,8 +56,9 @@ export function sensorMap(config: Config): Map<string, MapEntry> {
 }
 
 /**
- * Pure: which of the devices found get polled, where they publish and how often.
- * A chip seen by two sources is polled once, through the first source listed.
+ * Pure: which of the devices found get polled, where they publish and how often:
+ * one entry per device and measurement. A chip seen by two sources is polled once,
+ * through the first source listed.
  */
 export function planSensors(config: Config, found: readonly { source: Source; devices: readonly Device[] }[]): Plan {
   const map = sensorMap(config);
@@ -48,25 +67,48 @@ export function planSensors(config: Config, found: readonly { source: Source; de
   for (const { source, devices } of found) {
     for (const device of devices) {
       const key = device.id.sysfs;
-      if (seen.has(key)) continue;
+      const kind = deviceKind(device.id.family);
+      if (seen.has(key) || !kind) continue;
       seen.add(key);
       const mapped = map.get(key);
       if (!mapped && config.unmapped === 'ignore') continue;
       if (mapped && !mapped.entry.enabled) continue;
-      const displayId = mapped?.key ?? device.name;
-      sensors.push({
-        key,
-        device,
-        source,
-        intervalMs: mapped?.entry.interval ?? config.interval,
-        topic: mapped?.entry.topic ?? unmappedTopic(config.mqtt.base_topic, displayId),
-        displayId,
-        label: mapped?.entry.name,
-        offset: mapped?.entry.offset ?? 0,
-        mapped: mapped !== undefined,
-      });
+      const id = mapped?.key ?? device.name;
+      for (const [i, measurement] of kind.measurements.entries()) {
+        const settings = measurementSettings(mapped?.entry, kind, measurement);
+        if (!settings.enabled) continue;
+        const suffix = refSuffix(i, measurement);
+        sensors.push({
+          key: `${key}${suffix}`,
+          device: readTarget(device, measurement),
+          source,
+          intervalMs: settings.interval ?? config.interval,
+          topic: settings.topic ?? unmappedTopic(config.mqtt.base_topic, id, measurement.suffix),
+          displayId: `${id}${suffix}`,
+          label: settings.name,
+          offset: settings.offset,
+          mapped: mapped !== undefined,
+          measurement,
+        });
+      }
     }
   }
-  const missing = [...map.entries()].filter(([sysfs, m]) => m.entry.enabled && !seen.has(sysfs)).map(([, m]) => m.key);
-  return { sensors, missing };
+  const missing = [...map.entries()].filter(([sysfs, m]) => m.entry.enabled && !seen.has(sysfs));
+  return { sensors, missing: missing.map(([, m]) => m.key), absent: missing.flatMap(([sysfs, m]) => absentPresence(config, sysfs, m)) };
+}
+
+/** A device's main measurement goes by its id alone (as every thermometer does); the others add `/<name>`. */
+function refSuffix(index: number, measurement: Measurement): string {
+  return index === 0 ? '' : `/${measurement.name}`;
+}
+
+function absentPresence(config: Config, sysfs: string, { key, entry }: MapEntry): PublishTarget[] {
+  const kind = deviceKind(sysfs.slice(0, 2));
+  if (!kind) return [];
+  return kind.measurements.flatMap((measurement, i) => {
+    const settings = measurementSettings(entry, kind, measurement);
+    if (measurement.quantity !== 'presence' || !settings.enabled) return [];
+    const displayId = `${key}${refSuffix(i, measurement)}`;
+    return [{ displayId, topic: settings.topic ?? unmappedTopic(config.mqtt.base_topic, key, measurement.suffix), label: settings.name, measurement }];
+  });
 }

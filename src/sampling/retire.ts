@@ -13,8 +13,8 @@ import { planSensors, type PlannedSensor } from './plan.js';
 export function retiredTopics(before: readonly PlannedSensor[], after: Config): string[] {
   const next = new Map<string, string | undefined>();
   for (const sensor of before) {
-    // Plan this one device again under the new config: same source, same device.
-    const [replanned] = planSensors(after, [{ source: sensor.source, devices: [sensor.device] }]).sensors;
+    // Plan this one device again under the new config: same source, same device, same measurement.
+    const replanned = planSensors(after, [{ source: sensor.source, devices: [sensor.device] }]).sensors.find((s) => s.key === sensor.key);
     next.set(sensor.key, replanned?.topic);
   }
   const stillUsed = new Set([...next.values()].filter((t): t is string => t !== undefined));

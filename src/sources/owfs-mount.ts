@@ -1,6 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chipName, thermometerFamily } from '../onewire/families.js';
+import { deviceKind, measurementToRead } from '../devices/kinds.js';
+import { readOwfsMeasurement } from '../devices/read-owfs.js';
+import { chipName } from '../onewire/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
 import { convertFailure, fsReadError } from './fs-errors.js';
 import { writeAttribute } from './read-attribute.js';
@@ -34,7 +36,7 @@ export class OwfsMountSource implements Source {
     for (const entry of entries.sort()) {
       if (!isOwfsDeviceName(entry)) continue;
       const id = parseDeviceId(entry);
-      if (!id || !thermometerFamily(id.family)) continue;
+      if (!id || !deviceKind(id.family)) continue;
       // OWFS serialises bus access itself; one queue per mount keeps us from piling up reads.
       devices.push({ id, name: entry, bus: this.name, chip: chipName(id.family) });
     }
@@ -43,6 +45,8 @@ export class OwfsMountSource implements Source {
 
   async read(device: Device): Promise<ReadResult> {
     const dir = this.#uncached && this.#hasUncachedDir !== false ? join(this.#path, 'uncached', device.name) : join(this.#path, device.name);
+    const measurement = measurementToRead(device);
+    if (measurement) return readOwfsMeasurement(dir, measurement);
     try {
       return readingFromOwfsText(await readFile(join(dir, 'temperature'), 'latin1'));
     } catch (err) {

@@ -1,5 +1,7 @@
 import { getSystemErrorName } from 'node:util';
-import { chipName, thermometerFamily } from '../onewire/families.js';
+import { deviceKind, measurementToRead } from '../devices/kinds.js';
+import { presence, valueFromOwfsText } from '../devices/values.js';
+import { chipName } from '../onewire/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
 import { OwserverClient, OwserverError } from './owserver-client.js';
 import { FLAG, MSG, parseDirall, type Response } from './owserver-protocol.js';
@@ -34,7 +36,7 @@ export class OwserverSource implements Source {
     this.name = `owserver:${this.#client.address}`;
   }
 
-  /** Thermometers from DIRALL `/` (without the bus-list flag it names only devices). */
+  /** Devices of known kinds from DIRALL `/` (without the bus-list flag it names only devices). */
   async list(): Promise<Device[]> {
     const response = await this.#client.request({ type: MSG.dirall, path: '/', flags: 0 });
     if (response.ret < 0) throw new Error(`owserver ${this.#client.address} refused to list /: ${errnoName(response.ret)}`);
@@ -43,17 +45,21 @@ export class OwserverSource implements Source {
       const name = entry.replace(/^\//, '');
       if (!isOwfsDeviceName(name)) continue;
       const id = parseDeviceId(name);
-      if (!id || !thermometerFamily(id.family)) continue;
+      if (!id || !deviceKind(id.family)) continue;
       devices.push({ id, name, bus: this.name, chip: chipName(id.family) });
     }
     return devices;
   }
 
   async read(device: Device): Promise<ReadResult> {
-    const path = `${this.#opts.uncached ? '/uncached' : ''}/${device.name}/temperature`;
+    const measurement = measurementToRead(device);
+    if (measurement?.owfs.kind === 'presence') return this.#presence(device);
+    const property = measurement?.owfs.property ?? 'temperature';
+    const parse = measurement ? (text: string) => valueFromOwfsText(text, measurement) : readingFromOwfsText;
+    const path = `${this.#opts.uncached ? '/uncached' : ''}/${device.name}/${property}`;
     try {
       const response = await this.#client.request({ type: MSG.read, path, flags: FLAG.trim });
-      if (response.ret >= 0) return readingFromOwfsText(response.body.subarray(0, response.ret).toString('latin1'));
+      if (response.ret >= 0) return parse(response.body.subarray(0, response.ret).toString('latin1'));
       return { ok: false, error: await this.#readError(device, path, response) };
     } catch (err) {
       return { ok: false, error: this.#transportError(err) };
@@ -71,6 +77,16 @@ export class OwserverSource implements Source {
     if (presence.ret < 0) return { code: 'not_present' };
     const errno = errnoName(response.ret);
     return { code: 'io_error', errno, message: `owserver ${this.#client.address} answered ${errno} for ${path}` };
+  }
+
+  /** PRESENCE, uncached: ret 0 (with the ROM) when the device answers a search, −1 when not (platform-facts §2.9). */
+  async #presence(device: Device): Promise<ReadResult> {
+    try {
+      const response = await this.#client.request({ type: MSG.presence, path: `/${device.name}`, flags: FLAG.uncached });
+      return presence(response.ret >= 0);
+    } catch (err) {
+      return { ok: false, error: this.#transportError(err) };
+    }
   }
 
   #transportError(err: unknown): ReadError {

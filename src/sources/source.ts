@@ -1,3 +1,4 @@
+import type { Measurement } from '../devices/kinds.js';
 import type { DeviceId } from '../onewire/ids.js';
 
 /**
@@ -9,7 +10,8 @@ export type ReadError =
   | { readonly code: 'power_on_reset'; readonly milli: number }
   | { readonly code: 'insufficient_power'; readonly milli: number }
   | { readonly code: 'all_zero' }
-  | { readonly code: 'out_of_range'; readonly milli: number }
+  /** `unit`, `min`, `max`: for measurements other than a DS18x20 temperature (devices/kinds.ts). */
+  | { readonly code: 'out_of_range'; readonly milli: number; readonly unit?: string; readonly min?: number; readonly max?: number }
   | { readonly code: 'empty_read' }
   | { readonly code: 'parse_error'; readonly raw: string }
   | { readonly code: 'not_present' }
@@ -18,7 +20,10 @@ export type ReadError =
 
 export type ReadErrorCode = ReadError['code'];
 
-/** Outcome of one read: a temperature in millidegrees C, or an error as data. */
+/**
+ * Outcome of one read: the value in thousandths of its unit (millidegrees C for a
+ * temperature, m%RH, mV; presence 1000 = there, 0 = gone), or an error as data.
+ */
 export type ReadResult =
   | { readonly ok: true; readonly milli: number }
   | { readonly ok: false; readonly error: ReadError };
@@ -36,6 +41,11 @@ export interface Device {
   readonly chip: string;
   /** True when the sensor reports parasite power (w1 `ext_power` = 0); unknown → absent. */
   readonly parasite?: boolean;
+  /**
+   * Which measurement read() takes, set by the plan for kinds other than the DS18x20
+   * (devices/kinds.ts). Absent: the kind's main one, for a DS18x20 its temperature.
+   */
+  readonly measurement?: Measurement;
 }
 
 /**
@@ -46,7 +56,7 @@ export interface Device {
 export interface Source {
   /** Human-readable, for logs and `scan`: `w1:/sys/bus/w1/devices`. */
   readonly name: string;
-  /** Thermometers currently present (other families are left out). */
+  /** Devices of the kinds in devices/kinds.ts currently present (other families are left out). */
   list(): Promise<Device[]>;
   /** One reading of one device; never throws for device-level faults. */
   read(device: Device): Promise<ReadResult>;
@@ -72,6 +82,7 @@ export function describeError(error: ReadError): string {
     case 'all_zero':
       return 'all-zero scratchpad (bus shorted or sensor not responding)';
     case 'out_of_range':
+      if (error.unit !== undefined) return `${error.milli / 1000} ${error.unit} is outside the sensor's ${error.min}…${error.max} ${error.unit} range`;
       return `${error.milli / 1000} °C is outside the sensor's -55…125 °C range`;
     case 'empty_read':
       return 'empty read (the kernel reports every failure this way since 5.8)';

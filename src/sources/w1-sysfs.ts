@@ -1,6 +1,8 @@
 import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { chipName, thermometerFamily } from '../onewire/families.js';
+import { deviceKind, measurementToRead } from '../devices/kinds.js';
+import { readW1Measurement } from '../devices/read-w1.js';
+import { chipName } from '../onewire/families.js';
 import { isSysfsSlaveName, parseDeviceId } from '../onewire/ids.js';
 import { readingFromW1Slave } from '../onewire/scratchpad.js';
 import { convertFailure, fsReadError } from './fs-errors.js';
@@ -40,7 +42,7 @@ export class W1SysfsSource implements Source {
     for (const entry of entries.sort()) {
       if (!isSysfsSlaveName(entry)) continue; // skips w1_bus_masterN
       const id = parseDeviceId(entry);
-      if (!id || !thermometerFamily(id.family)) continue;
+      if (!id || !deviceKind(id.family)) continue;
       const parasite = await this.#parasiteOf(entry);
       devices.push({ id, name: entry, bus: await this.#busOf(entry), chip: chipName(id.family), ...(parasite !== undefined && { parasite }) });
     }
@@ -66,6 +68,8 @@ export class W1SysfsSource implements Source {
   }
 
   async read(device: Device): Promise<ReadResult> {
+    const measurement = measurementToRead(device);
+    if (measurement) return readW1Measurement(join(this.#path, device.name), measurement);
     let text: string;
     try {
       // One read blocks a libuv thread for the conversion (up to 750 ms); the

@@ -155,7 +155,10 @@ export class LivePage {
         if (id === undefined) {
           return { now, windowMs: this.#history.windowMs, sensors: Object.fromEntries([...known].map((k) => [k, this.#history.columns(k, now)])) };
         }
-        const key = parseDeviceId(id)?.sysfs;
+        // Either id notation, and `/humidity` etc. for a device's further measurements (plan.ts keys).
+        const [device = '', measurement] = id.split('/', 2);
+        const sysfs = parseDeviceId(device)?.sysfs;
+        const key = sysfs === undefined ? undefined : measurement === undefined ? sysfs : `${sysfs}/${measurement}`;
         if (key === undefined || !known.has(key)) return undefined;
         return { now, windowMs: this.#history.windowMs, sensor: key, intervalMs: planned.get(key)?.intervalMs ?? null, ...this.#history.columns(key, now) };
       },

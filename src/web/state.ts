@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
 import { stringify } from 'yaml';
 import type { Config } from '../config/schema.js';
-import { formatValue } from '../mqtt/topics.js';
+import type { MeasurementName, Quantity } from '../devices/kinds.js';
+import { skeletonEntry } from '../devices/skeleton.js';
+import { measurementText } from '../devices/values.js';
 import type { SensorHealth } from '../sampling/fault-tracker.js';
 import { sensorMap, type PlannedSensor } from '../sampling/plan.js';
 import type { Device, ReadErrorCode, ReadResult } from '../sources/source.js';
@@ -21,7 +23,7 @@ export interface AgentView {
   sensors(): readonly PlannedSensor[];
   /** `bulk`: whether the bus converts all its sensors at once (reported once bulk conversion exists). */
   busStats(): readonly { readonly bus: string; readonly sensors: number; readonly lastCycleMs: number | undefined; readonly bulk?: boolean | undefined }[];
-  /** Every thermometer the sources list, polled or not (unmapped: ignore hides some). */
+  /** Every device the sources list, polled or not (unmapped: ignore hides some). */
   devices?(): readonly { readonly source: string; readonly device: Device }[];
   /** Store-and-forward queue, once the agent has one. */
   outboxStats?(): { readonly depth: number } | undefined;
@@ -42,7 +44,11 @@ export interface SensorView {
   readonly topic: string;
   readonly mapped: boolean;
   readonly intervalMs: number;
-  /** Last good value in °C (offset applied), its text as published, and when. */
+  /** What is measured (devices/kinds.ts) and its unit: `°C`, `%`, `V`, empty for presence. */
+  readonly measurement: MeasurementName;
+  readonly quantity: Quantity;
+  readonly unit: string;
+  /** Last good value in its unit (offset applied; presence 1 or 0), its text as published, and when. */
   readonly value: number | null;
   readonly text: string | null;
   readonly at: number | null;
@@ -122,6 +128,7 @@ export class LiveState {
     const staleAfterMs = 3 * s.intervalMs;
     const state: SensorState = health.fault ? 'fault' : !last ? 'waiting' : now - last.t > staleAfterMs ? 'stale' : 'ok';
     const { decimals } = this.#agent.config.mqtt;
+    const m = s.measurement;
     const f = health.fault;
     return {
       key: s.key,
@@ -135,8 +142,11 @@ export class LiveState {
       topic: s.topic,
       mapped: s.mapped,
       intervalMs: s.intervalMs,
+      measurement: m.name,
+      quantity: m.quantity,
+      unit: m.unit,
       value: last ? Math.round(last.v * 10_000) / 10_000 : null,
-      text: last ? formatValue(last.v, decimals) : null,
+      text: last ? measurementText(m, last.v, decimals) : null,
       at: last?.t ?? null,
       lastReadAt: this.#lastRead.get(s.key) ?? null,
       state,
@@ -180,7 +190,7 @@ export class LiveState {
       const key = device.id.sysfs;
       if (mapped.has(key) || seen.has(key)) continue;
       seen.add(key);
-      const entry = { [device.name]: { topic: `${config.mqtt.base_topic}/${device.name}/temperature`, name: `${device.chip} ${device.name}` } };
+      const entry = { [device.name]: skeletonEntry(device, config.mqtt.base_topic) };
       const body = stringify(entry).replace(/^/gm, '  ').replace(/ +$/, '');
       out.push({
         sysfs: key,

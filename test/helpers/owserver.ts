@@ -34,13 +34,15 @@ export interface Owserver {
   kill(): Promise<void>;
 }
 
-export async function startOwserver(opts: { fake?: string[]; tester?: string[]; port?: number } = {}): Promise<Owserver> {
+/** `extra`: more owserver options, e.g. `--temperature_low=15` for the fake devices' range. */
+export async function startOwserver(opts: { fake?: string[]; tester?: string[]; port?: number; extra?: string[] } = {}): Promise<Owserver> {
   const bin = findBinary('owserver');
   if (bin === undefined) throw new Error('owserver is not installed (apt-get install owserver)');
   const port = opts.port ?? (await freePort());
   const args = ['--foreground', '--error_print=2', '-p', `127.0.0.1:${port}`];
   if (opts.fake?.length) args.push(`--fake=${opts.fake.join(',')}`);
   if (opts.tester?.length) args.push(`--tester=${opts.tester.join(',')}`);
+  args.push(...(opts.extra ?? []));
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (chunk: string) => (log = (log + chunk).slice(-16_000));

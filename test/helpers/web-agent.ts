@@ -17,6 +17,12 @@ export const GOOD_VALUES: Readonly<Record<string, string>> = {
   '22-00000053e8a1': '19.50',
   '3b-0000001852ad': '30.25',
   '42-00000014a7e2': '18.06',
+  // The DS2438 (its further measurements keyed <id>/<measurement>) and the DS2401.
+  '26-000000019a3b': '21.84',
+  '26-000000019a3b/humidity': '49.8',
+  '26-000000019a3b/voltage': '2.35',
+  '26-000000019a3b/vdd': '4.98',
+  '01-0000efbeadde': 'online',
 };
 
 /** The faulty fixture sensors and the fault each must show. */

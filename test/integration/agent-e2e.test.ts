@@ -154,7 +154,11 @@ test('bundled broker: retained readings, faults logged once and never published,
     assert.equal(lines[0]?.['level'], WARN);
     assert.equal(lines[0]?.['code'], code, sensor);
   }
-  assert.ok(!sub.retainedLines.some((m) => /^home\/1wire\/(01|26)[-.]/i.test(m.topic)), 'a non-thermometer was published');
+  // The other kinds publish on their own topics (devices/kinds.ts), never a DS2401 temperature.
+  for (const [topic, payload] of [['home/1wire/26-000000019a3b/humidity', '49.8'], ['home/1wire/01-0000efbeadde/presence', 'online']]) {
+    assert.equal((await sub.waitFor((m) => m.topic === topic)).payload, payload, topic);
+  }
+  assert.ok(!sub.retainedLines.some((m) => /^home\/1wire\/01[-.][^/]*\/temperature$/i.test(m.topic)), 'a DS2401 temperature was published');
 
   // The kitchen sensor starts to answer with the power-on value: nothing published, one fault line.
   const powerOn = await readFile(join(FIXTURES, 'w1/devices/w1_bus_master1/28-01192e4f6a10/w1_slave'), 'latin1');

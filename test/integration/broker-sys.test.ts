@@ -54,7 +54,7 @@ interval: 1s
 
   const stats = await sub.waitFor((m) => m.topic.endsWith('/stats') && (JSON.parse(m.payload) as { readings: { ok: number } }).readings.ok > 0, 10_000);
   const doc = JSON.parse(stats.payload) as Record<string, unknown>;
-  assert.equal(doc['sensors'], 14); // every thermometer of the fixture bus
+  assert.equal(doc['sensors'], 19); // every measurement of the fixture bus: 14 thermometers, a DS2438's four, a DS2401's presence
   assert.equal(typeof doc['last_cycle_ms'], 'number');
   assert.ok((doc['readings'] as { failed: number }).failed > 0, 'the fixture has faulty sensors');
   assert.deepEqual(Object.keys(doc['queue'] as object), ['depth', 'dropped']);

@@ -17,7 +17,7 @@ const VALID = join(CONFIG, 'valid.yaml');
 const BROKEN_SCHEMA = join(CONFIG, 'broken-schema.yaml');
 const BROKEN_SYNTAX = join(CONFIG, 'broken-syntax.yaml');
 
-/** fixtures/w1/README.md: every thermometer on the fixture buses (sysfs id → chip). The DS2401 is not one. */
+/** fixtures/w1/README.md: every thermometer on the fixture buses (sysfs id → chip). */
 const THERMOMETERS: Readonly<Record<string, string>> = {
   '28-0316a2792dff': 'DS18B20',
   '28-0316a27a1c44': 'DS18B20',
@@ -33,6 +33,11 @@ const THERMOMETERS: Readonly<Record<string, string>> = {
   '22-00000053e8a1': 'DS1822',
   '3b-0000001852ad': 'DS1825/MAX31850',
   '42-00000014a7e2': 'DS28EA00',
+};
+/** The other kinds on the fixture buses (devices/kinds.ts). */
+const OTHERS: Readonly<Record<string, string>> = {
+  '26-000000019a3b': 'DS2438',
+  '01-0000efbeadde': 'DS2401',
 };
 
 /** The faulty fixture sensors and what `scan` must say about each. */
@@ -147,7 +152,7 @@ test('run with broken-schema.yaml exits 1 without starting, the located problems
   assert.doesNotMatch(r.stdout, /running|bundled broker listening|sensor found/);
 });
 
-test('scan lists every thermometer in both notations with its chip, reading or fault, and no DS2401', T, async (t) => {
+test('scan lists every device in both notations with its chip and a reading or fault of each measurement', T, async (t) => {
   const { config } = await scanWorkspace(t);
   const r = await runCli(['scan', '-c', config]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -169,10 +174,15 @@ test('scan lists every thermometer in both notations with its chip, reading or f
     assert.match(line, reason, `${sysfs}: ${line}`);
     assert.doesNotMatch(line, /\d °C\s*$/, `${sysfs} must not show a temperature: ${line}`);
   }
-  assert.doesNotMatch(r.stdout, /01-0000efbeadde|01\.DEADBEEF0000|DS2401/);
+  // The DS2438 on the kernel bus and through OWFS (the same chip): its four measurements; the DS2401 is there.
+  const ds2438 = lines.filter((l) => l.includes('26-000000019a3b') && l.includes('26.3B9A01000000'));
+  assert.equal(ds2438.length, 2, r.stdout);
+  for (const line of ds2438) assert.match(line, /DS2438 .*21\.844 °C, humidity 49\.8 %, voltage 2\.35 V, vdd 4\.98 V$/);
+  assert.match(lineOf('01-0000efbeadde'), /DS2401 .* present$/);
+  assert.match(r.stdout, /\n22 devices: 18 thermometers, 2 DS2401, 2 DS2438\n$/);
 });
 
-test('scan --yaml prints a sensors.yaml whose sensors are the thermometers, and it passes check', T, async (t) => {
+test('scan --yaml prints a sensors.yaml with every device and its measurements, and it passes check', T, async (t) => {
   const { dir, config } = await scanWorkspace(t);
   const r = await runCli(['scan', '-c', config, '--yaml']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -184,7 +194,15 @@ test('scan --yaml prints a sensors.yaml whose sensors are the thermometers, and 
     assert.ok(id, `${k} is not a 1-Wire id`);
     return id.sysfs;
   });
-  assert.deepEqual([...new Set(chips)].sort(), Object.keys(THERMOMETERS).sort());
+  assert.deepEqual([...new Set(chips)].sort(), [...Object.keys(THERMOMETERS), ...Object.keys(OTHERS)].sort());
+  assert.deepEqual(doc.sensors['26-000000019a3b'], {
+    topic: 'home/26-000000019a3b/temperature',
+    name: 'DS2438 26-000000019a3b',
+    humidity: 'home/26-000000019a3b/humidity',
+    voltage: 'home/26-000000019a3b/voltage',
+    vdd: 'home/26-000000019a3b/vdd',
+  });
+  assert.deepEqual(doc.sensors['01-0000efbeadde'], { topic: 'home/01-0000efbeadde/presence', name: 'DS2401 01-0000efbeadde' });
   // One entry per chip: the same chip in both notations is a config error.
   assert.equal(keys.length, chips.length);
   assert.equal(new Set(chips).size, keys.length, `the same chip is listed twice (once per notation): ${keys.join(', ')}`);

@@ -24,6 +24,9 @@ interface Sensor {
   text: string | null;
   value: number | null;
   state: string;
+  measurement: string;
+  quantity: string;
+  unit: string;
   fault: { code: string; summary: string; count: number } | null;
 }
 interface History {
@@ -58,6 +61,15 @@ test('API: every fixture sensor with its value, both ids, chip, topic and faults
     { name: kitchen?.name, sysfs: kitchen?.sysfs, owfs: kitchen?.owfs, chip: kitchen?.chip, topic: kitchen?.topic },
     { name: 'Kitchen', sysfs: '28-0316a27a1c44', owfs: '28.441C7AA21603', chip: 'DS18B20', topic: 'home/kitchen/temperature' },
   );
+  // The DS2438's humidity and the DS2401's presence: their own unit, topic and state.
+  const humidity = sensors.find((s) => s.key === '26-000000019a3b/humidity');
+  assert.deepEqual(
+    { name: humidity?.name, measurement: humidity?.measurement, quantity: humidity?.quantity, unit: humidity?.unit, topic: humidity?.topic, value: humidity?.value },
+    { name: '26-000000019a3b/humidity', measurement: 'humidity', quantity: 'humidity', unit: '%', topic: 'home/1wire/26-000000019a3b/humidity', value: 49.831 },
+  );
+  assert.equal(sensors.find((s) => s.key === '26-000000019a3b/vdd')?.unit, 'V');
+  const presence = sensors.find((s) => s.key === '01-0000efbeadde');
+  assert.deepEqual([presence?.quantity, presence?.unit, presence?.text, presence?.topic], ['presence', '', 'online', 'home/1wire/01-0000efbeadde/presence']);
   const boiler = sensors.find((s) => s.key === '28-01192e4f6a10');
   assert.match(boiler?.fault?.summary ?? '', /^power-on 85 °C, \d+ times?$/);
 
@@ -67,6 +79,9 @@ test('API: every fixture sensor with its value, both ids, chip, topic and faults
   assert.equal(bySysfs.sensor, '28-0316a2792dff');
   assert.equal(byOwfs.sensor, '28-0316a2792dff');
   assert.ok(bySysfs.t.length >= 1 && bySysfs.v.every((v) => v === 23.125));
+  const rh = await getJson<History>(webPort, '/api/history?sensor=26.3B9A01000000/humidity');
+  assert.equal(rh.sensor, '26-000000019a3b/humidity');
+  assert.ok(rh.t.length >= 1 && rh.v.every((v) => v === 49.831), JSON.stringify(rh));
   const failed = await getJson<History>(webPort, '/api/history?sensor=28-0000072d3e08');
   assert.ok(failed.v.length >= 1 && failed.v.every((v) => v === null), 'failed reads are gaps');
   const all = await getJson<{ sensors: Record<string, unknown> }>(webPort, '/api/history');
@@ -77,7 +92,7 @@ test('API: every fixture sensor with its value, both ids, chip, topic and faults
 
   const status = await getJson<{ broker: { connected: boolean }; buses: { label: string; sensors: number; lastCycleMs: number | null }[] }>(webPort, '/api/status');
   assert.equal(status.broker.connected, true);
-  assert.deepEqual(status.buses.map((b) => [b.label, b.sensors]).sort(), [['w1_bus_master1', 11], ['w1_bus_master2', 3]]);
+  assert.deepEqual(status.buses.map((b) => [b.label, b.sensors]).sort(), [['w1_bus_master1', 12], ['w1_bus_master2', 7]]);
   assert.ok(status.buses.every((b) => typeof b.lastCycleMs === 'number'));
 
   const events = await firstEvent(webPort, '/api/events');
@@ -158,7 +173,7 @@ test('history: saved once on a clean stop, loaded at the next start; an unreadab
   assert.equal(await stat(join(first.stateDir, 'history.json')).catch(() => undefined), undefined, 'nothing written while running');
   assert.equal(await first.agent.stop(), 0);
   const saved = await first.agent.waitForLog((l) => l['msg'] === 'history saved');
-  assert.equal(saved['sensors'], 14);
+  assert.equal(saved['sensors'], 19);
   const file = JSON.parse(await readFile(join(first.stateDir, 'history.json'), 'utf8')) as { format: string; sensors: Record<string, { t0: number; v: unknown[] }> };
   assert.equal(file.format, 'w1mqtt-history');
   assert.equal(file.sensors['28-0316a2792dff']?.t0, before.t[0]);
@@ -167,7 +182,7 @@ test('history: saved once on a clean stop, loaded at the next start; an unreadab
   // A second agent on the same state directory starts with that history.
   const second = first.again();
   const loaded = await second.waitForLog((l) => l['msg'] === 'history loaded', 30_000);
-  assert.equal(loaded['sensors'], 14);
+  assert.equal(loaded['sensors'], 19);
   await second.waitForLog((l) => l['module'] === 'web' && typeof l['url'] === 'string', 30_000);
   const after = await getJson<History>(first.webPort, '/api/history?sensor=28-0316a2792dff');
   assert.deepEqual(after.t.slice(0, before.t.length), before.t, 'the points from before the restart are there');

@@ -107,6 +107,11 @@ test('the page: every fixture sensor with its value, faults, charts, live update
   assert.equal(await cardText(page, '28-0316a27a1c44', '.ids'), '28-0316a27a1c44 · 28.441C7AA21603');
   assert.match(await cardText(page, '28-0316a27a1c44', '.chip'), /^DS18B20 on w1_bus_master1/);
   assert.match(await cardText(page, '28-0316a27a1c44', '.age'), /^\d+ s ago$/);
+  // Each card in its own unit: °C, % and V for the DS2438, none for the DS2401's presence.
+  assert.equal(await cardText(page, '28-0316a27a1c44', '.unit'), '°C');
+  assert.equal(await cardText(page, '26-000000019a3b/humidity', '.unit'), '%');
+  assert.equal(await cardText(page, '26-000000019a3b/vdd', '.unit'), 'V');
+  assert.equal(await page.locator('article[data-sensor="01-0000efbeadde"] .unit').textContent(), '');
 
   // Broker, buses, unmapped devices with a snippet to copy.
   await page.waitForFunction(() => document.getElementById('broker')?.textContent === 'broker connected', undefined, { timeout: 15_000 });
@@ -117,7 +122,8 @@ test('the page: every fixture sensor with its value, faults, charts, live update
   assert.match(snippet, /^ {2}28-0000054c2ba1: {2}# DS18B20 on w1_bus_master1\n {4}topic: home\/28-0000054c2ba1\/temperature$/m);
   const pasted = parseConfigText(snippet, 'sensors.yaml');
   assert.ok(pasted.ok, 'the snippet is a valid sensors.yaml');
-  assert.equal(Object.keys(pasted.config.sensors).length, 11);
+  assert.equal(Object.keys(pasted.config.sensors).length, 13);
+  assert.match(snippet, /^ {2}26-000000019a3b: {2}# DS2438 on w1_bus_master2\n {4}topic: home\/26-000000019a3b\/temperature\n {4}name: DS2438 26-000000019a3b\n {4}humidity: home\/26-000000019a3b\/humidity$/m);
   assert.doesNotMatch(snippet, /28-0316a27a1c44/, 'mapped sensors are not in the snippet');
 
   // The chart draws: line-coloured pixels on the canvas once there are two readings.
@@ -172,7 +178,7 @@ test('w1mqtt demo serves the page and prints its URL; the README screenshot is m
   // The simulated bus changes values under the agent's feet: never a spurious fault.
   const faulty = await page.evaluate(() => [...document.querySelectorAll('article.card[data-state="fault"]')].map((c) => c.getAttribute('data-sensor')).sort());
   assert.deepEqual(faulty, Object.keys(FAULTY).sort());
-  assert.equal(await page.textContent('#summary'), '14 sensors · 9 ok · 5 faulty');
+  assert.equal(await page.textContent('#summary'), '19 sensors · 14 ok · 5 faulty');
   const dir = SHOTS ?? (await mkdtemp(join(tmpdir(), 'w1mqtt-shot-')));
   if (!SHOTS) t.after(() => rm(dir, { recursive: true, force: true }));
   await mkdir(dir, { recursive: true });

@@ -92,3 +92,22 @@ test('a config left from an earlier run is removed when its sensor left sensors.
   s.deliver(filter, topicOf(KITCHEN), old('home/w1mqtt/pi/status', 'home/kitchen/temperature'));
   assert.deepEqual(s.published, []);
 });
+
+test('a DS2438 is one HA device with an entity per measurement; a measurement turned off loses its entity', { timeout: 5000 }, () => {
+  const [BATH, KEY] = ['26-000000019a3b', '01-0000efbeadde'];
+  const bathroom = { name: 'Bathroom', humidity: 'home/bath/humidity' };
+  const sensors = { [BATH]: bathroom, [KEY]: 'home/door/key' };
+  const s = setup({ sensors });
+  s.plan(BATH, KEY);
+  const topic = (name: string, m: string) => discoveryTopic('homeassistant', uniqueId(parseDeviceId(name)!, m), m === 'presence' ? 'binary_sensor' : 'sensor');
+  assert.deepEqual(s.published.map((p) => p.topic).sort(), [topic(BATH, 'temperature'), topic(BATH, 'humidity'), topic(BATH, 'voltage'), topic(BATH, 'vdd'), topic(KEY, 'presence')].sort());
+  const bath = s.published.filter((p) => p.topic.includes('_26')).map((p) => JSON.parse(p.payload) as { device: { name: string }; state_topic: string });
+  assert.deepEqual([...new Set(bath.map((c) => c.device.name))], ['Bathroom'], 'one device, named once, for the four entities');
+  assert.ok(bath.some((c) => c.state_topic === 'home/bath/humidity'));
+
+  s.published.length = 0;
+  s.setConfig({ sensors: { ...sensors, [BATH]: { ...bathroom, vdd: false } } });
+  s.plan(BATH, KEY);
+  assert.deepEqual(s.published.filter((p) => p.payload === '').map((p) => p.topic), [topic(BATH, 'vdd')]);
+  assert.equal(s.published.filter((p) => p.payload !== '').length, 4);
+});

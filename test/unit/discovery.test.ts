@@ -78,8 +78,48 @@ test('the schema fixture catches what HA would refuse', { timeout: 5000 }, () =>
 test('own discovery topics are recognised, anyone else\'s are not', { timeout: 5000 }, () => {
   const unique = uniqueId(id, 'temperature');
   const rom = Buffer.from(id.rom).toString('hex');
-  assert.deepEqual(parseDiscoveryTopic('ha', discoveryTopic('ha', unique)), { rom, quantity: 'temperature' });
+  assert.deepEqual(parseDiscoveryTopic('ha', discoveryTopic('ha', unique)), { rom, measurement: 'temperature' });
   assert.equal(parseDiscoveryTopic('ha', 'ha/sensor/zigbee_0x123_temperature/config'), undefined);
   assert.equal(parseDiscoveryTopic('ha', `ha/binary_sensor/${unique}/config`), undefined);
   assert.equal(parseDiscoveryTopic('homeassistant', discoveryTopic('ha', unique)), undefined);
+});
+
+test('a DS2438\'s two voltages are two entities; a DS2401 is a presence binary_sensor on online/offline', { timeout: 5000 }, () => {
+  const ds2438 = parseDeviceId('26-000000019a3b')!;
+  const voltages = discoveryMessages(
+    {
+      id: ds2438,
+      chip: 'DS2438',
+      name: 'Bathroom',
+      measurements: [
+        { quantity: 'humidity', unit: '%', topic: 'home/bath/humidity', measurement: 'humidity', title: 'humidity', decimals: 1 },
+        { quantity: 'voltage', unit: 'V', topic: 'home/bath/vad', measurement: 'voltage', title: 'voltage (VAD)', decimals: 2 },
+        { quantity: 'voltage', unit: 'V', topic: 'home/bath/vdd', measurement: 'vdd', title: 'supply voltage (VDD)', decimals: 2 },
+      ],
+    },
+    ctx,
+  );
+  const rom = Buffer.from(ds2438.rom).toString('hex');
+  assert.deepEqual(voltages.map((m) => m.uniqueId), [`1wire_${rom}_humidity`, `1wire_${rom}_voltage`, `1wire_${rom}_vdd`]);
+  const configs = voltages.map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+  assert.deepEqual(configs.map((c) => [c['name'], c['device_class'], c['suggested_display_precision']]), [['Humidity', 'humidity', 1], ['Voltage (VAD)', 'voltage', 2], ['Supply voltage (VDD)', 'voltage', 2]]);
+  for (const m of voltages) {
+    assert.deepEqual(checkSensorDiscovery(m.topic, m.payload), [], m.topic);
+    assert.deepEqual(parseDiscoveryTopic('homeassistant', m.topic), { rom, measurement: m.uniqueId.split('_').pop() });
+  }
+
+  const ds2401 = parseDeviceId('01-0000efbeadde')!;
+  const [presence, ...none] = discoveryMessages({ id: ds2401, chip: 'DS2401', name: 'Front door key', measurements: [{ quantity: 'presence', unit: '', topic: 'home/door/ibutton', measurement: 'presence' }] }, { ...ctx, payload: 'json' });
+  assert.ok(presence && none.length === 0);
+  const keyRom = Buffer.from(ds2401.rom).toString('hex');
+  assert.equal(presence.topic, `homeassistant/binary_sensor/1wire_${keyRom}_presence/config`);
+  const c = JSON.parse(presence.payload) as Record<string, unknown>;
+  // HA's MQTT binary_sensor: payload_on/payload_off match what the agent publishes; no unit or state class.
+  assert.deepEqual(
+    [c['name'], c['device_class'], c['payload_on'], c['payload_off'], c['state_topic'], c['value_template']],
+    [null, 'presence', 'online', 'offline', 'home/door/ibutton', '{{ value_json.presence }}'],
+  );
+  assert.equal('unit_of_measurement' in c || 'state_class' in c, false);
+  assert.deepEqual(parseDiscoveryTopic('homeassistant', presence.topic), { rom: keyRom, measurement: 'presence' });
+  assert.equal(parseDiscoveryTopic('homeassistant', `homeassistant/sensor/1wire_${keyRom}_presence/config`), undefined);
 });

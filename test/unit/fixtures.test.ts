@@ -17,8 +17,8 @@ const OWFS = join(FIXTURES, 'owfs');
 
 interface Expect {
   readonly bus: 1 | 2;
-  /** The reading, or the ReadError code; 'ignored' = not a thermometer. */
-  readonly outcome: number | ReadErrorCode | 'ignored';
+  /** The reading, or the ReadError code; 'ds2401' / 'ds2438' = not a w1_therm slave. */
+  readonly outcome: number | ReadErrorCode | 'ds2401' | 'ds2438';
   /** The `t=` value; absent when `w1_slave` is empty. */
   readonly t?: number;
   /** Line-1 bytes where platform-facts §1.4 gives them. */
@@ -40,10 +40,11 @@ const W1: Readonly<Record<string, Expect>> = {
   '28-0000072d91f5': { bus: 1, outcome: 'all_zero', t: 0, hex: '00 00 00 00 00 00 00 00 00' },
   '28-0000072d3e08': { bus: 1, outcome: 'crc_mismatch', t: -62, hex: 'ff ff ff ff ff ff ff ff ff', legacy: true },
   '28-0316a27b9d52': { bus: 1, outcome: 'empty_read' },
-  '01-0000efbeadde': { bus: 1, outcome: 'ignored' },
+  '01-0000efbeadde': { bus: 1, outcome: 'ds2401' },
   '22-00000053e8a1': { bus: 2, outcome: 19500, t: 19500 },
   '3b-0000001852ad': { bus: 2, outcome: 30250, t: 30250 },
   '42-00000014a7e2': { bus: 2, outcome: 18062, t: 18062 },
+  '26-000000019a3b': { bus: 2, outcome: 'ds2438' },
 };
 
 const read = (path: string): Promise<string> => readFile(path, 'utf8');
@@ -75,10 +76,11 @@ test('fixtures/w1: w1_slave CRC, outcome and kernel t= value', async () => {
   for (const [name, want] of Object.entries(W1)) {
     const dir = join(DEVICES, name);
     const family = id(name).family;
-    if (want.outcome === 'ignored') {
+    if (want.outcome === 'ds2401') {
       assert.deepEqual((await readdir(dir)).sort(), ['id', 'name'], `${name}: w1_smem has only name and id`);
       continue;
     }
+    if (want.outcome === 'ds2438') continue; // its own test below
     const text = await read(join(dir, 'w1_slave'));
     const temperature = await read(join(dir, 'temperature'));
     const result = readingFromW1Slave(text);
@@ -119,6 +121,28 @@ test('fixtures/w1: master attributes list their slaves', async () => {
     assert.equal(await read(join(dir, 'w1_master_name')), `w1_bus_master${bus}\n`);
     assert.equal(await read(join(dir, 'therm_bulk_read')), '0\n');
   }
+});
+
+test('fixtures/w1: the DS2438 has w1_ds2438\'s attributes, the same chip and values as the OWFS one', async () => {
+  const dir = join(DEVICES, '26-000000019a3b');
+  assert.deepEqual((await readdir(dir)).sort(), ['iad', 'id', 'name', 'offset', 'page0', 'page1', 'temperature', 'vad', 'vdd']);
+  // "%i\n" / "%u\n" of the raw registers: 1/256 °C and 10 mV (Documentation/w1/slaves/w1_ds2438.rst).
+  assert.equal(await read(join(dir, 'temperature')), '5592\n');
+  assert.equal(await read(join(dir, 'vad')), '235\n');
+  assert.equal(await read(join(dir, 'vdd')), '498\n');
+  assert.equal(await read(join(dir, 'iad')), '0\n');
+  assert.equal(await read(join(dir, 'offset')), '');
+  // Page 0 after a VDD conversion: status 0x0F, temperature 0x15D8, voltage 0x01F2 (498), current 0, threshold 0.
+  assert.deepEqual([...(await readFile(join(dir, 'page0')))], [0x0f, 0xd8, 0x15, 0xf2, 0x01, 0x00, 0x00, 0x00]);
+  assert.deepEqual([...(await readFile(join(dir, 'page1')))], [0, 0, 0, 0, 0, 0, 0, 0]);
+  const owfs = join(OWFS, '26.3B9A01000000');
+  assert.equal(id('26.3B9A01000000').sysfs, '26-000000019a3b');
+  assert.equal(Number(await read(join(owfs, 'temperature'))), Number((5592 / 256).toPrecision(6)));
+  assert.equal(Number(await read(join(owfs, 'VAD'))), 2.35);
+  assert.equal(Number(await read(join(owfs, 'VDD'))), 4.98);
+  // OWFS's humidity (ow_2438.c FS_Humid) from those three, to %G's six digits.
+  assert.equal(await read(join(owfs, 'humidity')), '49.8312');
+  assert.equal(await read(join(owfs, 'type')), 'DS2438');
 });
 
 test('encodeScratchpad + formatW1Slave regenerate the 23.125 °C fixture byte for byte', async () => {

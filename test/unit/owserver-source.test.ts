@@ -100,9 +100,9 @@ test('source: convertAll writes 1 to /simultaneous/temperature; refusals are per
   assert.ok(!lost.ok && !lost.permanent && lost.error.code === 'io_error', JSON.stringify(lost));
 });
 
-test('source: list() keeps thermometers from DIRALL /, in f.i notation', T, async (t) => {
+test('source: list() keeps the devices of known kinds from DIRALL /, in f.i notation', T, async (t) => {
   const server = await startFakeOwserver((_req, socket) => {
-    socket.write(answer({ ret: 0, flags: P, body: '/28.FF2D79A21603,/01.DEADBEEF0000,/10.C3A1B4020800,/26.3B9A01000000,/bus.0,/uncached\0' }));
+    socket.write(answer({ ret: 0, flags: P, body: '/28.FF2D79A21603,/01.DEADBEEF0000,/10.C3A1B4020800,/29.0A0B0C0D0E0F,/26.3B9A01000000,/bus.0,/uncached\0' }));
   });
   t.after(() => server.close());
   const source = new OwserverSource({ host: '127.0.0.1', port: server.port, timeoutMs: 2_000, uncached: true });
@@ -111,7 +111,9 @@ test('source: list() keeps thermometers from DIRALL /, in f.i notation', T, asyn
   assert.deepEqual(
     devices.map((d) => [d.name, d.id.sysfs, d.chip, d.bus]),
     [
+      ['01.DEADBEEF0000', '01-0000efbeadde', 'DS2401', `owserver:127.0.0.1:${server.port}`],
       ['10.C3A1B4020800', '10-000802b4a1c3', 'DS18S20', `owserver:127.0.0.1:${server.port}`],
+      ['26.3B9A01000000', '26-000000019a3b', 'DS2438', `owserver:127.0.0.1:${server.port}`],
       ['28.FF2D79A21603', '28-0316a2792dff', 'DS18B20', `owserver:127.0.0.1:${server.port}`],
     ],
   );

@@ -10,12 +10,14 @@ import { freePort } from '../helpers/ports.js';
 
 const FIXTURES = new URL('../../fixtures/', import.meta.url).pathname;
 
-test('w1: lists every thermometer with its bus master, ignores the DS2401 and the masters', async () => {
+test('w1: lists every device of a known kind with its bus master (thermometers, the DS2438, the DS2401), not the masters', async () => {
   const source = new W1SysfsSource({ path: join(FIXTURES, 'w1/devices') });
   const devices = await source.list();
   const names = devices.map((d) => d.name);
-  assert.equal(names.length, 14);
-  assert.ok(!names.some((n) => n.startsWith('01-') || n.startsWith('w1_')));
+  assert.equal(names.length, 16);
+  assert.ok(!names.some((n) => n.startsWith('w1_')));
+  assert.equal(devices.find((d) => d.name === '01-0000efbeadde')?.chip, 'DS2401');
+  assert.equal(devices.find((d) => d.name === '26-000000019a3b')?.chip, 'DS2438');
   const bus = (n: string) => basename(devices.find((d) => d.name === n)?.bus ?? '');
   assert.equal(bus('28-0316a2792dff'), 'w1_bus_master1');
   assert.equal(bus('42-00000014a7e2'), 'w1_bus_master2');
@@ -50,7 +52,7 @@ test('w1: a vanished device is not_present; a missing bus directory makes list()
   t.after(() => rm(dir, { recursive: true, force: true }));
   await cp(join(FIXTURES, 'w1'), join(dir, 'w1'), { recursive: true, verbatimSymlinks: true });
   const source = new W1SysfsSource({ path: join(dir, 'w1/devices') });
-  const [device] = await source.list();
+  const device = (await source.list()).find((d) => d.name === '10-000802b4a1c3');
   assert.ok(device);
   await rm(join(dir, 'w1/devices', device.name));
   await rm(join(dir, 'w1/devices/w1_bus_master1', device.name), { recursive: true, force: true });
@@ -60,10 +62,10 @@ test('w1: a vanished device is not_present; a missing bus directory makes list()
   await assert.rejects(gone.list(), /ENOENT/);
 });
 
-test('owfs: lists thermometers only and reads /uncached values, trimmed or padded', async () => {
+test('owfs: lists devices of known kinds and reads /uncached values, trimmed or padded', async () => {
   const source = new OwfsMountSource({ path: join(FIXTURES, 'owfs'), uncached: true });
   const devices = await source.list();
-  assert.deepEqual(devices.map((d) => d.name).sort(), ['10.C3A1B4020800', '22.A1E853000000', '28.441C7AA21603', '28.FF2D79A21603']);
+  assert.deepEqual(devices.map((d) => d.name).sort(), ['01.DEADBEEF0000', '10.C3A1B4020800', '22.A1E853000000', '26.3B9A01000000', '28.441C7AA21603', '28.FF2D79A21603']);
   const by = new Map(devices.map((d) => [d.name, d]));
   const padded = by.get('28.441C7AA21603');
   const trimmed = by.get('28.FF2D79A21603');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
+import { deviceKind } from '../../src/devices/kinds.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { FaultTracker } from '../../src/sampling/fault-tracker.js';
 import type { PlannedSensor } from '../../src/sampling/plan.js';
@@ -26,6 +27,7 @@ function planned(id: string, extra: Partial<PlannedSensor> = {}): PlannedSensor 
     label: undefined,
     offset: 0,
     mapped: false,
+    measurement: deviceKind(deviceId.family)?.measurements[0] ?? assert.fail(`${id}: no kind`),
     ...extra,
   };
 }
