@@ -20,4 +20,4 @@ fi
 npm_deps
 npx tsc --noEmit -p .
 npx tsc -p tsconfig.build.json
-exec node --import tsx --test --test-concurrency=2 --test-timeout=120000 test/unit/*.test.ts test/integration/*.test.ts
+exec node --import tsx --test --test-concurrency=2 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts
