@@ -210,6 +210,8 @@ test('a web port already in use is logged and the agent goes on publishing', { .
     line['msg'],
     `web page not available: port ${address.port} on 127.0.0.1 is already in use (another web server?): set web.port in sensors.yaml; the agent goes on publishing without it`,
   );
+  // The page starts (and fails) before the agent and its bundled broker: subscribe once that is up.
+  await agent.waitForLog((l) => l['msg'] === 'running', 30_000);
   const sub = await subscribe({ port: brokerPort, topics: ['home/#'] });
   t.after(() => sub.stop());
   const first = await sub.waitFor((m) => m.topic === 'home/kitchen/temperature' && m.payload === '25.06', 20_000);
