@@ -100,6 +100,7 @@ const SHORT: Readonly<Record<ReadErrorCode, string>> = {
   not_present: 'not present',
   io_error: 'I/O error',
   timeout: 'no answer',
+  bus_stuck: 'bus blocked',
 };
 
 export class LiveState {

@@ -28,6 +28,7 @@ function planned(id: string, extra: Partial<PlannedSensor> = {}): PlannedSensor 
     offset: 0,
     mapped: false,
     measurement: deviceKind(deviceId.family)?.measurements[0] ?? assert.fail(`${id}: no kind`),
+    queue: 'latest',
     ...extra,
   };
 }
