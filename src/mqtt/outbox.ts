@@ -47,6 +47,7 @@ const STOP_WAIT_MS = 2_000;
 
 export class Outbox {
   readonly #o: OutboxOptions;
+  #link: OutboxLink;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #q = new OutboxQueue();
@@ -66,6 +67,7 @@ export class Outbox {
 
   constructor(options: OutboxOptions) {
     this.#o = options;
+    this.#link = options.link;
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#maxMessages = options.maxMessages;
@@ -76,8 +78,8 @@ export class Outbox {
   start(): void {
     if (this.#o.dir !== undefined) this.#open(this.#o.dir);
     if (!this.#store) this.#maxMessages = Math.min(this.#maxMessages, MEMORY_ONLY_MAX_MESSAGES);
-    this.#o.link.events.on('up', this.#onUp);
-    this.#o.link.events.on('down', this.#onDown);
+    this.#link.events.on('up', this.#onUp);
+    this.#link.events.on('down', this.#onDown);
     this.#timer = setInterval(() => this.#tick(), this.#o.tickMs ?? 1_000);
     this.#timer.unref();
     this.#enforceLimits();
@@ -111,6 +113,20 @@ export class Outbox {
     this.#ep.resumed();
   }
 
+  /**
+   * Send through another connection from now on (a live reload replaced it). What the old
+   * one still had in flight is refused when it stops, and so sent again through this one.
+   */
+  setLink(link: OutboxLink): void {
+    this.#link.events.off('up', this.#onUp);
+    this.#link.events.off('down', this.#onDown);
+    this.#link = link;
+    if (this.#stopping) return;
+    link.events.on('up', this.#onUp);
+    link.events.on('down', this.#onDown);
+    this.#pump();
+  }
+
   /** Queue one message. Returns at once; with the link down it is on disk (page cache) before this returns. */
   enqueue(message: OutgoingMessage): void {
     if (this.#stopping) return;
@@ -118,7 +134,7 @@ export class Outbox {
     const line = encodeMessage(m);
     this.#q.push({ ...m, size: line.length, line });
     this.#enforceLimits();
-    if (this.#o.link.connected) this.#pump();
+    if (this.#link.connected) this.#pump();
     else this.#spill(true);
   }
 
@@ -127,7 +143,7 @@ export class Outbox {
   }
 
   #pump(): void {
-    const link = this.#o.link;
+    const link = this.#link;
     const window = Math.max(1, Math.min(this.#o.window ?? 32, link.receiveMaximum ?? Infinity));
     const inflight = this.#q.inflight;
     while (link.connected && !this.#stopping && inflight.size < window) {
@@ -197,7 +213,7 @@ export class Outbox {
     if (this.#writeError !== undefined) this.#log.info({ dir: store.dir }, 'outbox writable again');
     this.#writeError = undefined;
     this.#q.written(n);
-    this.#ep.written(n, store.dir, this.#o.link.connected);
+    this.#ep.written(n, store.dir, this.#link.connected);
   }
 
   /** Write "done up to N" and delete the files that are fully delivered. */
@@ -219,8 +235,8 @@ export class Outbox {
   }
 
   #tick(): void {
-    if (this.#o.link.connected) this.#pump();
-    this.#spill(!this.#o.link.connected);
+    if (this.#link.connected) this.#pump();
+    this.#spill(!this.#link.connected);
     this.#mark();
     for (const lost of this.#store?.takeLost() ?? []) this.#log.error({ ...lost }, 'cannot read an outbox file back: its readings are lost');
     const now = this.#now();
@@ -243,9 +259,9 @@ export class Outbox {
 
   async #stop(): Promise<void> {
     clearInterval(this.#timer);
-    this.#o.link.events.off('up', this.#onUp);
-    this.#o.link.events.off('down', this.#onDown);
-    if (this.#q.inflight.size > 0 && this.#o.link.connected) {
+    this.#link.events.off('up', this.#onUp);
+    this.#link.events.off('down', this.#onDown);
+    if (this.#q.inflight.size > 0 && this.#link.connected) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.#drained = resolve;
