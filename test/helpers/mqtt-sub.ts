@@ -29,8 +29,13 @@ const READY_WAIT_MS = 5_000;
 // Tab-separated, since a topic may contain spaces (mosquitto's own `$SYS/broker/retained messages/count`).
 const MESSAGE = /^([01])\t([^\t]*)\t(.*)$/;
 
-export async function subscribe(opts: { port: number; topics: string[]; username?: string; password?: string; extra?: string[] }): Promise<Subscriber> {
+/**
+ * `clientId` makes a persistent session (`-c -i id -q 1`): the broker queues QoS 1 messages
+ * for it while it is away, and mosquitto_sub reconnects by itself after a broker restart.
+ */
+export async function subscribe(opts: { port: number; topics: string[]; username?: string; password?: string; extra?: string[]; clientId?: string }): Promise<Subscriber> {
   const args = ['-h', '127.0.0.1', '-p', String(opts.port), '-d', '-F', '%r\\t%t\\t%p'];
+  if (opts.clientId !== undefined) args.push('-c', '-i', opts.clientId, '-q', '1');
   for (const topic of opts.topics) args.push('-t', topic);
   if (opts.username !== undefined) args.push('-u', opts.username);
   if (opts.password !== undefined) args.push('-P', opts.password);
