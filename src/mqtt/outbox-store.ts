@@ -97,9 +97,12 @@ export class SegmentStore {
   }
 
   /** Append whole lines in one write. On failure the file is cut back, so no torn line stays behind. */
-  append(lines: readonly Buffer[], lastSeq: number): void {
-    const open = this.#open ?? this.#create(lastSeq);
-    const data = Buffer.concat(lines);
+  append(records: readonly { readonly seq: number; readonly line: Buffer }[]): void {
+    const first = records[0];
+    const lastSeq = records.at(-1)?.seq;
+    if (!first || lastSeq === undefined) return;
+    const open = this.#open ?? this.#create(first.seq);
+    const data = Buffer.concat(records.map((r) => r.line));
     try {
       for (let off = 0; off < data.length; ) off += writeSync(open.fd, data, off);
     } catch (err) {
@@ -142,8 +145,8 @@ export class SegmentStore {
   compact(doneThrough: number): number {
     const gone = this.#segments.filter((s) => s.lastSeq <= doneThrough);
     for (const seg of gone) this.#remove(seg);
-    if (this.#segments.length === 0 && this.#doneFd !== undefined) {
-      closeSync(this.#doneFd);
+    if (this.#segments.length === 0 && gone.length > 0) {
+      if (this.#doneFd !== undefined) closeSync(this.#doneFd);
       this.#doneFd = undefined;
       this.#doneBytes = 0;
       unlinkQuiet(join(this.dir, 'done'));

@@ -204,7 +204,7 @@ export class Outbox {
     if (n === 0) return;
     const batch = mem.slice(0, n);
     try {
-      store.append(batch.map((e) => e.line), batch[batch.length - 1]?.seq ?? 0);
+      store.append(batch);
     } catch (err) {
       if (this.#writeError === undefined) this.#log.warn({ dir: store.dir, err: errText(err) }, 'cannot write the outbox: keeping readings in memory until it works again');
       this.#writeError = errText(err);
