@@ -95,7 +95,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_union' && (MEASUREMENT_NAMES as readonly PropertyKey[]).includes(issue.path[issue.path.length - 1] ?? '')) {
     return 'expected a topic string, false, or a mapping with topic, name, interval, offset, enabled';
   }
-  if (issue.code === 'invalid_union') return 'expected a topic string or a mapping with topic, name, interval, offset';
+  if (issue.code === 'invalid_union') return 'expected a topic string or a mapping with topic, name, interval, offset, enabled, queue';
   if (issue.code === 'invalid_type' && issue.input === undefined) return `required, expected ${issue.expected}`;
   return issue.message;
 }

@@ -22,11 +22,3 @@ export function parseSize(value: string | number): number | undefined {
   const bytes = Math.round(Number(m[1]) * factor);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
-
-/** `52428800` → `52.4MB`, for logs. */
-export function formatSize(bytes: number): string {
-  if (bytes >= 1e9) return `${+(bytes / 1e9).toFixed(1)}GB`;
-  if (bytes >= 1e6) return `${+(bytes / 1e6).toFixed(1)}MB`;
-  if (bytes >= 1e3) return `${+(bytes / 1e3).toFixed(1)}kB`;
-  return `${bytes}B`;
-}
