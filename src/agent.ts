@@ -19,6 +19,7 @@ import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
 import { planSensors, type PublishTarget, type PlannedSensor } from './sampling/plan.js';
 import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
+import { errnoHint } from './sources/fs-errors.js';
 import { createSource, detectSources } from './sources/registry.js';
 import type { Device, ReadResult, Source } from './sources/source.js';
 import { locateStateDir } from './system/state-dir.js';
@@ -241,7 +242,8 @@ export class Agent {
         this.#listFailures.delete(entry.source);
         entry.failing = false;
       } catch (err) {
-        if (!entry.failing) this.#log.warn({ source: entry.source.name, err: errText(err) }, 'cannot list devices of source (bus master gone?)');
+        const hint = errnoHint(String((err as { code?: unknown }).code));
+        if (!entry.failing) this.#log.warn({ source: entry.source.name, err: errText(err), ...(hint ? { hint } : {}) }, 'cannot list devices of source (bus master gone?)');
         entry.failing = true;
         const outage = this.#listFailures.get(entry.source) ?? { since: this.#opts.clock.now(), count: 0 };
         outage.count++;
