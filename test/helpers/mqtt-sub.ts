@@ -23,6 +23,8 @@ export interface Subscriber {
   /** The first message (already received or still to come) matching `predicate`; rejects after `timeoutMs`. */
   waitFor(predicate: (m: SubMessage) => boolean, timeoutMs?: number): Promise<SubMessage>;
   stop(): Promise<void>;
+  /** PUBLISH packets the broker flagged as a redelivery (DUP=1, MQTT-3.3.1-1): its own resends to this subscriber. */
+  redelivered(): number;
 }
 
 const READY_WAIT_MS = 5_000;
@@ -50,6 +52,7 @@ export async function subscribe(opts: { port: number; topics: string[]; username
 
   const lines: string[] = [];
   const retainedLines: SubMessage[] = [];
+  let redelivered = 0;
   const waiters = new Set<() => void>();
   let output = '';
   let partial = '';
@@ -66,6 +69,8 @@ export async function subscribe(opts: { port: number; topics: string[]; username
         retainedLines.push(message);
         lines.push(`${message.topic} ${message.payload}`);
         for (const wake of waiters) wake();
+      } else if (line.includes(' received PUBLISH (d1,')) {
+        redelivered++;
       } else if (line.startsWith('Subscribed (mid')) {
         subscribed();
       }
@@ -113,5 +118,5 @@ export async function subscribe(opts: { port: number; topics: string[]; username
       check();
     });
 
-  return { pid: child.pid ?? -1, lines, retainedLines, waitFor, stop };
+  return { pid: child.pid ?? -1, lines, retainedLines, waitFor, stop, redelivered: () => redelivered };
 }
