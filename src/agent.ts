@@ -122,6 +122,7 @@ export class Agent {
       config: () => this.#config,
       sensors: () => this.sensors(),
       busStats: () => this.#scheduler.busStats(),
+      queue: () => ({ depth: this.#outbox?.stats().queued ?? 0, dropped: this.#outbox?.stats().dropped ?? 0 }),
       log: this.#log,
       version: packageVersion(),
     });
