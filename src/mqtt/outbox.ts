@@ -58,7 +58,8 @@ export class Outbox {
   #marked = 0;
   #doneSinceMark = 0;
   #lastSync = 0;
-  #writeError: string | undefined;
+  /** Writes failing (disk full, read-only, gone): since when and how often, for the line that says it works again. */
+  #writeFailing: { since: number; count: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
@@ -206,12 +207,14 @@ export class Outbox {
     try {
       store.append(batch);
     } catch (err) {
-      if (this.#writeError === undefined) this.#log.warn({ dir: store.dir, err: errText(err) }, 'cannot write the outbox: keeping readings in memory until it works again');
-      this.#writeError = errText(err);
+      if (!this.#writeFailing) this.#log.warn({ dir: store.dir, err: errText(err) }, 'cannot write the outbox: keeping readings in memory until it works again');
+      this.#writeFailing ??= { since: this.#now(), count: 0 };
+      this.#writeFailing.count++;
       return;
     }
-    if (this.#writeError !== undefined) this.#log.info({ dir: store.dir }, 'outbox writable again');
-    this.#writeError = undefined;
+    const failing = this.#writeFailing;
+    if (failing) this.#log.info({ dir: store.dir, failedWrites: failing.count, durationMs: this.#now() - failing.since }, 'outbox writable again');
+    this.#writeFailing = undefined;
     this.#q.written(n);
     this.#ep.written(n, store.dir, this.#link.connected);
   }

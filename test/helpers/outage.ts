@@ -45,8 +45,8 @@ export interface Outage {
   /** What the subscriber received, availability messages left out. */
   received(): Reading[];
   queueFiles(): Promise<string[]>;
-  /** Resolves once every reading produced so far was received (or rejects after `ms`). */
-  allReceived(ms?: number): Promise<void>;
+  /** Resolves, with them, once every reading produced so far was received (or rejects after `ms`). */
+  allReceived(ms?: number): Promise<Reading[]>;
 }
 
 export async function outage(t: TestContext, extra: { payload: 'json' | 'plain'; yaml?: string }): Promise<Outage> {
@@ -97,8 +97,9 @@ export async function outage(t: TestContext, extra: { payload: 'json' | 'plain';
       const deadline = Date.now() + ms;
       for (;;) {
         const got = new Set(o.received().map(key));
-        const missing = o.produced().filter((r) => !got.has(key(r)));
-        if (missing.length === 0) return;
+        const produced = o.produced();
+        const missing = produced.filter((r) => !got.has(key(r)));
+        if (missing.length === 0) return produced;
         if (Date.now() > deadline) throw new Error(`${missing.length} readings never arrived, e.g. ${JSON.stringify(missing.slice(0, 3))}`);
         await sleep(100);
       }

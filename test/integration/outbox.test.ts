@@ -22,11 +22,18 @@ async function produce(o: Outage, n: number): Promise<void> {
   }
 }
 
-/** Every produced reading arrived; per topic the first arrivals are in production order. */
-function assertAllInOrder(o: Outage): { duplicates: number } {
-  const produced = o.produced();
+/**
+ * Every produced reading arrived; per topic the first arrivals are in production order. A
+ * reading can arrive before its log line does (two pipes), so arrivals not logged yet may
+ * follow the logged ones, never precede them.
+ */
+function assertAllInOrder(o: Outage, produced: readonly Reading[]): { duplicates: number } {
   const got = firstArrivals(o.received());
-  for (const [topic, payloads] of byTopic(produced)) assert.deepEqual(got.get(topic), payloads, `${topic}: every reading, in order`);
+  for (const [topic, payloads] of byTopic(produced)) {
+    const arrived = got.get(topic) ?? [];
+    assert.deepEqual(arrived.slice(0, payloads.length), payloads, `${topic}: every reading, in order`);
+    assert.ok(arrived.length - payloads.length <= 2, `${topic}: ${arrived.length - payloads.length} arrivals the agent never logged`);
+  }
   // Retained copies come again with each resubscribe of mosquitto_sub after a broker restart: not duplicates.
   const live = o.sub.retainedLines.filter((m) => !m.retained && !m.topic.endsWith('/availability'));
   return { duplicates: live.length - new Set(live.map(key)).size };
@@ -55,8 +62,7 @@ test('json payloads through a broker restart: every reading delivered, in order;
   await o.startBroker();
   await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
   await produce(o, 3);
-  await o.allReceived();
-  const { duplicates } = assertAllInOrder(o);
+  const { duplicates } = assertAllInOrder(o, await o.allReceived());
   t.diagnostic(`${o.produced().length} produced, ${producedAfterLoss(o).length} during the outage, ${duplicates} duplicates`);
   assert.ok(producedAfterLoss(o).length >= 12);
   assert.deepEqual(await o.queueFiles(), [], 'delivered: the queue file is gone');
@@ -79,8 +85,7 @@ test('agent SIGKILLed during the outage, restarted, broker back: still none miss
   await produce(o, 6);
   await o.startBroker();
   await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
-  await o.allReceived();
-  const { duplicates } = assertAllInOrder(o);
+  const { duplicates } = assertAllInOrder(o, await o.allReceived());
   t.diagnostic(`${o.produced().length} produced by two agents, ${duplicates} duplicates`);
 });
 
@@ -98,7 +103,8 @@ test('queue limit: the oldest are dropped and counted, the newest kept', T, asyn
   await sleep(500);
   const got = new Set(o.received().map(key));
   const kept = during.filter((r) => got.has(key(r)));
-  assert.ok(kept.length >= 4 && kept.length <= 5, `${kept.length} of ${during.length} kept`);
+  // At most max_messages; fewer by the readings still unacknowledged when the broker went (they count, and go first).
+  assert.ok(kept.length >= 1 && kept.length <= 5, `${kept.length} of ${during.length} kept`);
   assert.deepEqual(kept, during.slice(-kept.length), 'the newest are the ones kept');
   assert.equal(stopped['dropped'], during.length - kept.length, 'every drop counted');
   assert.equal(agent.logs.filter((l) => l['msg'] === 'outbox full: dropping the oldest queued readings').length, 1, 'logged once when dropping starts');
