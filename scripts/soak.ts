@@ -43,11 +43,21 @@ await writeFile(
 const agent: AgentProcess = startCli(['run', '--config', file]);
 const hardStop = setTimeout(() => void finish('hard deadline reached').then(() => process.exit(2)), (minutes + 3) * 60_000);
 hardStop.unref();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void finish(signal).then(() => process.exit(130)));
+// The agent must live to the end: if it exits early, say how and stop (nothing after that would mean anything).
+let stopping = false;
+void agent.exited.then((how) => {
+  if (stopping) return;
+  const last = agent.logs.slice(-5).map((l) => JSON.stringify(l).slice(0, 300));
+  process.stdout.write(`soak: the agent exited early (${String(how)}); its last log lines:\n${last.join('\n')}\n${agent.stderr().slice(-2000)}\n`);
+  void finish('agent exited').then(() => process.exit(1));
+});
 
 let finished = false;
 async function finish(why: string): Promise<void> {
   if (finished) return;
   finished = true;
+  stopping = true;
   process.stdout.write(`soak: stopping (${why})\n`);
   await agent.stop();
   await sub.stop();
@@ -88,6 +98,7 @@ try {
     await sleep(500);
   }
   const cpu = await cpuSeconds(agent.pid);
+  stopping = true;
   await agent.stop();
   const made = produced();
   const readings = sub.retainedLines.filter((m) => !m.topic.endsWith('/availability') && !m.topic.includes('/w1mqtt/'));
