@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AgentEvents } from './agent.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import { StatsReporter, type BusStat } from './mqtt/agent-stats.js';
+import { StatsReporter, type BusStat, type QueueStat } from './mqtt/agent-stats.js';
 import { HomeAssistantDiscovery } from './mqtt/discovery-sync.js';
 import type { MessageHandler, MqttPublisher } from './mqtt/publisher.js';
 import { statusTopic } from './mqtt/topics.js';
@@ -21,6 +21,8 @@ export interface ExtrasOptions {
   readonly config: () => Config;
   readonly sensors: () => readonly PlannedSensor[];
   readonly busStats: () => readonly BusStat[];
+  /** What waits for the broker (the outbox): depth and what was given up. */
+  readonly queue: () => QueueStat;
   readonly log: Logger;
   readonly version: string;
 }
@@ -44,7 +46,7 @@ export function startExtras(o: ExtrasOptions): Extras {
       busStats: o.busStats,
       connected: () => o.publisher()?.connected ?? false,
       published: () => o.publisher()?.counters.published ?? 0,
-      queue: () => ({ depth: o.publisher()?.queued ?? 0, dropped: o.publisher()?.counters.failed ?? 0 }),
+      queue: o.queue,
     },
   });
   stats.start();

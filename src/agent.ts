@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import { startExtras, type Extras } from './agent-extras.js';
 import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from './config/diff.js';
 import type { Config, SourceConfig } from './config/schema.js';
@@ -6,18 +7,22 @@ import { readingPayload } from './devices/payload.js';
 import { PresenceState } from './devices/presence.js';
 import type { Logger } from './log.js';
 import type { BundledBroker } from './mqtt/broker.js';
+import { Outbox, type OutboxStats } from './mqtt/outbox.js';
 import { MqttPublisher } from './mqtt/publisher.js';
 import { agentOwnsTopic } from './mqtt/agent-topics.js';
-import { statusTopic } from './mqtt/topics.js';
+import { availabilityTopic, statusTopic } from './mqtt/topics.js';
 import { agentMqtt, clearRetained, replaceTransport } from './mqtt/transport.js';
+import { SensorAvailability, type Availability } from './sampling/availability.js';
 import type { Clock } from './sampling/clock.js';
 import { FaultTracker } from './sampling/fault-tracker.js';
 import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
 import { planSensors, type PublishTarget, type PlannedSensor } from './sampling/plan.js';
 import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
+import { errnoHint } from './sources/fs-errors.js';
 import { createSource, detectSources } from './sources/registry.js';
 import type { Device, ReadResult, Source } from './sources/source.js';
+import { locateStateDir } from './system/state-dir.js';
 import { packageVersion } from './version.js';
 
 /**
@@ -50,14 +55,18 @@ export class Agent {
   readonly #opts: AgentOptions;
   readonly #log: Logger;
   readonly #faults: FaultTracker;
+  readonly #availability: SensorAvailability;
   readonly #scheduler: Scheduler;
   #config: Config;
   #broker: BundledBroker | undefined;
   #publisher: MqttPublisher | undefined;
+  #outbox: Outbox | undefined;
   #sources: { config: SourceConfig; source: Source; failing: boolean; devices: Device[] }[] = [];
   #plan = new Map<string, PlannedSensor>();
   #found: { source: string; device: Device }[] = [];
   #missingLogged = new Set<string>();
+  /** Sources whose listing fails: since when and how often, for the line that says they are back. */
+  readonly #listFailures = new Map<Source, { since: number; count: number }>();
   #discoveryTimer: NodeJS.Timeout | undefined;
   #discovering: Promise<void> | undefined;
   #lastDiscovery = 0;
@@ -75,6 +84,7 @@ export class Agent {
     this.#config = options.config;
     this.#log = options.log;
     this.#faults = new FaultTracker(options.log.child({ module: 'sensors' }));
+    this.#availability = new SensorAvailability(options.log.child({ module: 'sensors' }), options.config.unavailable_after);
     this.#scheduler = new Scheduler({
       clock: options.clock,
       log: options.log.child({ module: 'scheduler' }),
@@ -94,6 +104,17 @@ export class Agent {
       url = this.#broker.url;
     }
     this.#publisher = new MqttPublisher({ url, mqtt: agentMqtt(config, this.#broker), statusTopic: statusTopic(config), log: this.#log.child({ module: 'mqtt' }) });
+    const state = await locateStateDir({ configured: config.state_dir });
+    this.#log.info({ dir: state.dir, from: state.source }, 'state directory');
+    this.#outbox = new Outbox({
+      link: this.#publisher,
+      dir: join(state.dir, 'outbox'),
+      maxMessages: config.outbox.max_messages,
+      maxBytes: config.outbox.max_bytes,
+      log: this.#log.child({ module: 'outbox' }),
+    });
+    // Before connecting, so readings an earlier run could not deliver go out first.
+    this.#outbox.start();
     await this.#publisher.start();
     this.#extras = startExtras({
       events: this.events,
@@ -101,6 +122,7 @@ export class Agent {
       config: () => this.#config,
       sensors: () => this.sensors(),
       busStats: () => this.#scheduler.busStats(),
+      queue: () => ({ depth: this.#outbox?.stats().queued ?? 0, dropped: this.#outbox?.stats().dropped ?? 0 }),
       log: this.#log,
       version: packageVersion(),
     });
@@ -160,7 +182,8 @@ export class Agent {
     const before = this.#config;
     const diff = diffConfig(before, next);
     if (!hasChanges(diff) || this.#stopping || !this.#publisher) return diff;
-    const retired = before.mqtt.retain ? retiredTopics(this.sensors(), next) : [];
+    const retiredSensors = before.mqtt.retain ? retiredTopics(this.sensors(), next) : [];
+    const retired = this.#availability.enabled ? retiredSensors.flatMap((t) => [t, availabilityTopic(t)]) : retiredSensors;
     const reconnect = needsNewConnection(diff);
     // Users, ACLs and limits first, so a broker moved onto the network is never open without them.
     if (next.mqtt.url === undefined) this.#broker?.applySettings(next.broker);
@@ -177,6 +200,7 @@ export class Agent {
       });
       this.#broker = transport.broker;
       this.#publisher = transport.publisher;
+      this.#outbox?.setLink(transport.publisher);
       this.#extras?.reattach();
       if (error) {
         this.#broker?.applySettings(before.broker);
@@ -214,11 +238,17 @@ export class Agent {
     for (const entry of this.#sources) {
       try {
         entry.devices = await entry.source.list();
-        if (entry.failing) this.#log.info({ source: entry.source.name }, 'source is back');
+        const outage = this.#listFailures.get(entry.source);
+        if (entry.failing) this.#log.info({ source: entry.source.name, failures: outage?.count, durationMs: this.#opts.clock.now() - (outage?.since ?? 0) }, 'source is back');
+        this.#listFailures.delete(entry.source);
         entry.failing = false;
       } catch (err) {
-        if (!entry.failing) this.#log.warn({ source: entry.source.name, err: errText(err) }, 'cannot list devices of source (bus master gone?)');
+        const hint = errnoHint(String((err as { code?: unknown }).code));
+        if (!entry.failing) this.#log.warn({ source: entry.source.name, err: errText(err), ...(hint ? { hint } : {}) }, 'cannot list devices of source (bus master gone?)');
         entry.failing = true;
+        const outage = this.#listFailures.get(entry.source) ?? { since: this.#opts.clock.now(), count: 0 };
+        outage.count++;
+        this.#listFailures.set(entry.source, outage);
       }
       // A source that cannot list (owserver restarting, bus master gone) keeps its last
       // devices: their reads fail and recover, each logged once, instead of vanishing.
@@ -240,6 +270,8 @@ export class Agent {
         else if (!vanished.has(id)) this.#log.warn({ sensor: s.displayId.split('/')[0], bus: s.device.bus }, 'sensor vanished from its bus');
         vanished.add(id);
         this.#faults.forget(s.displayId);
+        // A presence measurement says `offline` on its own topic; the others on their availability topic.
+        if (s.measurement.quantity !== 'presence') this.#publishAvailability(s, this.#availability.vanished(key));
       }
     }
     for (const id of plan.missing) {
@@ -270,6 +302,11 @@ export class Agent {
     return this.#scheduler.busStats();
   }
 
+  /** Store-and-forward counters: queued, delivered, dropped… (undefined before start()). */
+  outboxStats(): OutboxStats | undefined {
+    return this.#outbox?.stats();
+  }
+
   /** The read that has been in flight longest (even past its timeout): the watchdog's liveness signal. */
   oldestRead(): InFlightRead | undefined {
     return this.#inFlight.oldest();
@@ -288,9 +325,11 @@ export class Agent {
     if (!result.ok) {
       const sourceDown = this.#sources.some((s) => s.source === sensor.source && s.failing);
       this.#faults.failure(sensor.displayId, result.error, at, context, !sourceDown);
+      this.#publishAvailability(sensor, this.#availability.failure(sensor.key, result.error.code, at, { ...context, sensor: sensor.displayId }));
       return;
     }
     this.#faults.success(sensor.displayId, at, context);
+    this.#publishAvailability(sensor, this.#availability.success(sensor.key, at, { ...context, sensor: sensor.displayId }));
     if (this.#held) this.#held.push({ key: sensor.key, milli: result.milli, at });
     else this.#publishReading(sensor, result.milli, at);
   }
@@ -313,12 +352,17 @@ export class Agent {
   #publish(sensor: PublishTarget, value: number, at: number): void {
     const { mqtt } = this.#config;
     const payload = readingPayload(mqtt, sensor.measurement, { value, time: new Date(at), sensor: sensor.displayId, name: sensor.label });
+    // Never waits: the outbox sends while the broker acknowledges and queues (on disk) while it does not.
+    // A target with no queue mode of its own (an absent presence) is a state: only the newest matters.
+    const latest = (sensor as Partial<PlannedSensor>).queue !== 'all';
+    this.#outbox?.enqueue({ topic: sensor.topic, payload, qos: mqtt.qos, retain: mqtt.retain, latest });
     this.#log.debug({ sensor: sensor.displayId, topic: sensor.topic, payload }, 'reading');
-    // Not awaited: at QoS 1 the acknowledgement waits for the broker, and a broker
-    // outage must never hold up the bus (MQTT.js queues until it reconnects).
-    this.#publisher?.publish(sensor.topic, payload, { qos: mqtt.qos, retain: mqtt.retain }).catch((err: unknown) => {
-      this.#log.warn({ sensor: sensor.displayId, topic: sensor.topic, err: errText(err) }, 'publish failed');
-    });
+  }
+
+  /** `<topic>/availability`, retained; only the newest state matters after an outage. */
+  #publishAvailability(sensor: PlannedSensor, state: Availability | undefined): void {
+    if (state === undefined) return;
+    this.#outbox?.enqueue({ topic: availabilityTopic(sensor.topic), payload: state, qos: this.#config.mqtt.qos, retain: true, latest: true });
   }
 
   /** Every thermometer the sources listed last time, polled or not (the page's unmapped list). */
@@ -341,6 +385,7 @@ export class Agent {
     this.#extras?.stop();
     const steps: [string, () => Promise<void>][] = [
       ['scheduler', () => this.#scheduler.stop()],
+      ['outbox', async () => this.#outbox?.stop()],
       ['mqtt', async () => this.#publisher?.stop()],
       ['broker', async () => this.#broker?.stop()],
       ['sources', async () => void (await Promise.all(this.#sources.map((s) => s.source.close())))],
@@ -361,7 +406,7 @@ const DISCOVERY_MS = 10_000;
 const REDISCOVER_AFTER_FAULT_MS = 2_000;
 
 function sameSensor(a: PlannedSensor | undefined, b: PlannedSensor): boolean {
-  return a !== undefined && a.topic === b.topic && a.intervalMs === b.intervalMs && a.offset === b.offset && a.label === b.label && a.device.bus === b.device.bus && a.source === b.source;
+  return a !== undefined && a.topic === b.topic && a.intervalMs === b.intervalMs && a.offset === b.offset && a.label === b.label && a.device.bus === b.device.bus && a.source === b.source && a.queue === b.queue;
 }
 
 function errText(err: unknown): string {

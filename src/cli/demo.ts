@@ -42,7 +42,7 @@ export async function demoCommand(args: { port?: string | undefined; interval?: 
     interval: intervalMs / 1000,
     sensors: DEMO_SENSORS,
     web: { host: '127.0.0.1', port: webPort },
-    // The demo's history lives and dies with its simulated bus.
+    // The demo's history and outbox live and die with its simulated bus.
     state_dir: join(dir, 'state'),
   });
   const log = createLogger({ level: config.log_level });

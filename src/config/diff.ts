@@ -15,7 +15,7 @@ import type { Config } from './schema.js';
 export interface SensorChange {
   /** The id as written in the new sensors.yaml. */
   readonly id: string;
-  /** Which of topic, name, interval, offset, enabled, and the per-measurement keys (humidity, …) changed. */
+  /** Which of topic, name, interval, offset, enabled, queue, and the per-measurement keys (humidity, …) changed. */
   readonly fields: readonly string[];
 }
 
@@ -45,7 +45,7 @@ const TOP_HOT = new Set(['interval', 'unmapped', 'log_level', 'homeassistant']);
 const BROKER_LISTENER = new Set(['tls', 'websocket']);
 /** Top-level keys with their own handling below. */
 const TOP_HANDLED = new Set(['mqtt', 'broker', 'sources', 'sensors']);
-const SENSOR_FIELDS = ['topic', 'name', 'interval', 'offset', 'enabled', ...MEASUREMENT_NAMES] as const;
+const SENSOR_FIELDS = ['topic', 'name', 'interval', 'offset', 'enabled', 'queue', ...MEASUREMENT_NAMES] as const;
 
 export function diffConfig(before: Config, after: Config): ConfigDiff {
   const settings: string[] = [];

@@ -95,7 +95,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_union' && (MEASUREMENT_NAMES as readonly PropertyKey[]).includes(issue.path[issue.path.length - 1] ?? '')) {
     return 'expected a topic string, false, or a mapping with topic, name, interval, offset, enabled';
   }
-  if (issue.code === 'invalid_union') return 'expected a topic string or a mapping with topic, name, interval, offset';
+  if (issue.code === 'invalid_union') return 'expected a topic string or a mapping with topic, name, interval, offset, enabled, queue';
   if (issue.code === 'invalid_type' && issue.input === undefined) return `required, expected ${issue.expected}`;
   return issue.message;
 }
@@ -126,7 +126,7 @@ function isNodeWithRange(node: unknown): node is Node & { range: [number, number
 
 /** "did you mean …" for a typo of a known option name. */
 function suggest(key: string): string {
-  const known = ['topic', 'name', 'interval', 'offset', 'enabled', 'url', 'username', 'password', 'password_file', 'client_id', 'base_topic', 'qos', 'retain', 'payload', 'host', 'port', 'path', 'type', 'sources', 'sensors', 'mqtt', 'broker', 'unmapped', 'decimals', 'web', 'allow_anonymous', 'state_dir', ...MEASUREMENT_NAMES];
+  const known = ['topic', 'name', 'interval', 'offset', 'enabled', 'url', 'username', 'password', 'password_file', 'client_id', 'base_topic', 'qos', 'retain', 'payload', 'host', 'port', 'path', 'type', 'sources', 'sensors', 'mqtt', 'broker', 'unmapped', 'decimals', 'web', 'allow_anonymous', 'state_dir', 'queue', 'outbox', 'max_messages', 'max_bytes', 'unavailable_after', ...MEASUREMENT_NAMES];
   const close = known.find((k) => editDistance(k, key) <= 2);
   return close ? ` (did you mean "${close}"?)` : '';
 }

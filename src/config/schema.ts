@@ -6,6 +6,7 @@ import { parseDeviceId } from '../onewire/ids.js';
 import { checkSensorKind } from './sensor-kinds.js';
 import { parseDuration } from './duration.js';
 import { isLoopbackHost } from './loopback.js';
+import { parseSize } from './size.js';
 
 /**
  * The one definition of sensors.yaml. Every type the agent uses for its config
@@ -225,6 +226,8 @@ const sensorSchema = z.strictObject({
   voltage: measurementSchema.optional(),
   vdd: measurementSchema.optional(),
   presence: measurementSchema.optional(),
+  /** After an outage: every queued reading, or only the newest. Absent → see queueMode(). */
+  queue: z.enum(['all', 'latest']).optional(),
 });
 
 const sensorsSchema = z
@@ -244,6 +247,24 @@ const sensorsSchema = z
     }
   });
 
+const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < 64 * 1024) {
+    ctx.addIssue({ code: 'custom', message: `not a size of at least 64KiB: ${JSON.stringify(value)} (use e.g. 50MB, 512MiB, or bytes)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+/**
+ * Store-and-forward limits. The defaults hold a week of readings from 20 sensors at 30 s
+ * (20 × 2/min × 10 080 min = 403 200) with JSON payloads of about 200 bytes on disk each.
+ */
+const outboxSchema = z.strictObject({
+  max_messages: z.number().int().min(1).default(500_000),
+  max_bytes: size.default(128 * 1024 * 1024),
+});
+
 export const configSchema = z.strictObject({
   mqtt: mqttSchema.default(() => mqttSchema.parse({})),
   broker: brokerSchema.default(() => brokerSchema.parse({})),
@@ -257,8 +278,11 @@ export const configSchema = z.strictObject({
   bulk_read: z.enum(['auto', 'always', 'never']).default('auto'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
   web: webSchema.default(() => webSchema.parse({})),
-  /** Where history survives a restart. @default $STATE_DIRECTORY, /var/lib/w1mqtt if writable, else ~/.local/state/w1mqtt */
+  /** Where the outbox and the page's history survive a restart. @default $STATE_DIRECTORY, /var/lib/w1mqtt if writable, else ~/.local/state/w1mqtt */
   state_dir: z.string().min(1).optional(),
+  outbox: outboxSchema.default(() => outboxSchema.parse({})),
+  /** Consecutive failed reads after which a sensor's availability topic says `offline`; 0: no availability topics. */
+  unavailable_after: z.number().int().min(0).max(1000).default(3),
   sensors: sensorsSchema.nullable().default({}).transform((s) => s ?? {}),
 });
 
@@ -270,6 +294,16 @@ export type HomeAssistantConfig = Config['homeassistant'];
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type SensorEntry = z.output<typeof sensorSchema>;
 export type MeasurementEntry = z.output<typeof measurementSchema>;
+export type QueueMode = 'all' | 'latest';
+
+/**
+ * The one place a sensor's `queue` is decided: its own setting, else `all` for json
+ * payloads (each carries its time, so a chart can place every reading) and `latest`
+ * for plain ones (a bare value only makes sense as "the current temperature").
+ */
+export function queueMode(config: Config, entry: SensorEntry | undefined): QueueMode {
+  return entry?.queue ?? (config.mqtt.payload === 'json' ? 'all' : 'latest');
+}
 
 /** The defaults: what the agent runs with when there is no sensors.yaml at all. */
 export function defaultConfig(): Config {

@@ -10,11 +10,11 @@ export interface BusStat {
   readonly lastCycleMs: number | undefined;
 }
 
-/** Whatever holds readings that are not yet with the broker; the publisher today, an outbox later. */
+/** What holds readings that are not yet with the broker: the outbox. */
 export interface QueueStat {
   /** Readings waiting to be delivered. */
   readonly depth: number;
-  /** Readings given up on (publish failed or discarded). */
+  /** Readings given up on: dropped beyond the outbox limits. */
   readonly dropped: number;
 }
 

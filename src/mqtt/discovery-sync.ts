@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { sensorMap, type PlannedSensor } from '../sampling/plan.js';
 import { COMPONENTS, discoveryMessages, parseDiscoveryTopic, type DiscoveryDevice } from './discovery.js';
 import type { MessageHandler, PublishOptions } from './publisher.js';
-import { statusTopic } from './topics.js';
+import { availabilityTopic, statusTopic } from './topics.js';
 
 /**
  * Keeps Home Assistant's view of the sensors in step with the agent: publishes the
@@ -74,7 +74,7 @@ export class HomeAssistantDiscovery {
     const byDevice = new Map<string, PlannedSensor[]>();
     for (const sensor of sensors) byDevice.set(sensor.device.id.sysfs, [...(byDevice.get(sensor.device.id.sysfs) ?? []), sensor]);
     for (const [rom, measured] of byDevice) {
-      const device = deviceOf(measured);
+      const device = deviceOf(measured, config.unavailable_after > 0);
       for (const [i, m] of discoveryMessages(device, ctx).entries()) {
         desired.set(m.topic, { payload: m.payload, known: { rom, stateTopic: device.measurements[i]?.topic ?? '' } });
       }
@@ -135,7 +135,7 @@ export class HomeAssistantDiscovery {
  * The planned sensors of one chip (its measurements, devices/kinds.ts) as one HA device,
  * named after its main measurement's sensor (a thermometer's name, a DS2438's temperature).
  */
-export function deviceOf(sensors: readonly PlannedSensor[]): DiscoveryDevice {
+export function deviceOf(sensors: readonly PlannedSensor[], perSensorAvailability = false): DiscoveryDevice {
   const [main] = sensors;
   if (!main) throw new Error('deviceOf: no sensors');
   return {
@@ -149,6 +149,8 @@ export function deviceOf(sensors: readonly PlannedSensor[]): DiscoveryDevice {
       measurement: s.measurement.name,
       title: s.measurement.title,
       ...(s.measurement.decimals === undefined ? {} : { decimals: s.measurement.decimals }),
+      // The agent's `<topic>/availability` (unavailable_after > 0): HA greys out a failing sensor too.
+      ...(perSensorAvailability ? { availabilityTopic: availabilityTopic(s.topic) } : {}),
     })),
   };
 }

@@ -28,6 +28,8 @@ export interface Measurement {
   readonly title?: string;
   /** Decimals as published. @default the context's */
   readonly decimals?: number;
+  /** Its own `online`/`offline` topic (`<topic>/availability`), when the agent publishes one. */
+  readonly availabilityTopic?: string | undefined;
 }
 
 export interface DiscoveryDevice {
@@ -91,12 +93,9 @@ export function parseDiscoveryTopic(prefix: string, topic: string): { rom: strin
 
 export function discoveryMessages(device: DiscoveryDevice, ctx: DiscoveryContext): DiscoveryMessage[] {
   const single = device.measurements.length === 1;
-  const availability = [ctx.statusTopic, ...(device.availabilityTopic ? [device.availabilityTopic] : [])].map((topic) => ({
-    topic,
-    payload_available: 'online',
-    payload_not_available: 'offline',
-  }));
   return device.measurements.map((m) => {
+    const own = m.availabilityTopic ?? device.availabilityTopic;
+    const availability = [ctx.statusTopic, ...(own ? [own] : [])].map((topic) => ({ topic, payload_available: 'online', payload_not_available: 'offline' }));
     const unique = uniqueId(device.id, m.measurement ?? m.quantity);
     const presence = m.quantity === 'presence';
     // HA's MQTT binary_sensor: `online`/`offline` as published (devices/presence.ts), device class presence.

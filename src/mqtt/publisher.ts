@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/schema.js';
@@ -10,8 +11,14 @@ import { topicMatches } from './topic-match.js';
  *
  * While disconnected, MQTT.js keeps outgoing messages in memory (QoS 0 in its
  * queue, QoS 1/2 in its outgoing store) and sends them after the reconnect, so
- * a `publish()` promise stays pending until then. Those messages die with the
- * process; a disk-backed outbox (src/mqtt/outbox.ts) comes later.
+ * a `publish()` promise stays pending until then. The agent's readings go through
+ * the outbox (src/mqtt/outbox.ts), which publishes only while `connected` and a
+ * bounded number at a time, so that store stays small.
+ *
+ * The session is persistent (3.1.1 clean=false, MQTT-3.1.2.4; MQTT 5 Session Expiry,
+ * MQTT-3.1.2.11): on a reconnect MQTT.js resends the unacknowledged messages with
+ * the same packet ids before it reports `connect` (then `up`), and the broker can
+ * tell a resend from a new message, so QoS 2 stays exactly-once across reconnects.
  */
 
 /** A message the agent subscribed to (Home Assistant's birth message, retained discovery configs). */
@@ -39,6 +46,8 @@ const MAX_RETRY_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const OFFLINE_WAIT_MS = 2_000;
 const END_WAIT_MS = 3_000;
+/** MQTT 5 session expiry: a week, the span the outbox is sized for. */
+const SESSION_EXPIRY_S = 7 * 24 * 3600;
 /** CONNACK refusals that mean "fix your credentials": 3.1.1 return codes 4/5 (MQTT-3.2.2.3), v5 reason codes 0x86/0x87. */
 const AUTH_CODES: Readonly<Record<4 | 5, ReadonlySet<number>>> = { 4: new Set([4, 5]), 5: new Set([134, 135]) };
 
@@ -60,6 +69,8 @@ export class MqttPublisher {
   #authLogged = false;
   #lastError: Error | undefined;
   readonly #handlers = new Map<string, MessageHandler[]>();
+  /** `up` after each CONNACK (once MQTT.js has resent its unacknowledged messages), `down` when the connection is lost. */
+  readonly events = new EventEmitter<{ up: []; down: [] }>();
 
   constructor(options: MqttPublisherOptions) {
     this.#o = options;
@@ -72,6 +83,11 @@ export class MqttPublisher {
     return this.#client?.connected ?? false;
   }
 
+  /** MQTT 5 Receive Maximum from the broker's CONNACK (MQTT-3.2.2.3.3): how many QoS 1/2 publishes may be unacknowledged. */
+  get receiveMaximum(): number | undefined {
+    return this.#client?.connected ? this.#client.serverProperties?.receiveMaximum : undefined;
+  }
+
   get counters(): { readonly published: number; readonly failed: number } {
     return { published: this.#published, failed: this.#failed };
   }
@@ -82,8 +98,8 @@ export class MqttPublisher {
   }
 
   /**
-   * Receive messages on `filter` (QoS 1). Subscribed again after every reconnect, since
-   * the session is clean (MQTT-3.1.2-6); retained messages arrive again then too.
+   * Receive messages on `filter` (QoS 1). Subscribed again after every reconnect: a new
+   * or expired session has no subscriptions (MQTT-3.1.2-6); retained messages arrive again then too.
    * A handler that throws is logged and does not stop the others.
    */
   subscribe(filter: string, handler: MessageHandler): void {
@@ -128,7 +144,8 @@ export class MqttPublisher {
     const password = await this.#password();
     const options: IClientOptions = {
       clientId: mqtt.client_id,
-      clean: true,
+      clean: false,
+      ...(mqtt.protocol_version === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
       keepalive: Math.max(1, Math.round(mqtt.keepalive / 1000)),
       protocolVersion: mqtt.protocol_version,
       reconnectPeriod: FIRST_RETRY_MS,
@@ -147,9 +164,9 @@ export class MqttPublisher {
     const firstConnect = new Promise<void>((resolve) => (connected = resolve));
     const client = connect(this.#o.url, options);
     this.#client = client;
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
       connected();
-      this.#onConnect(client);
+      this.#onConnect(client, connack.sessionPresent);
     });
     client.on('error', (err) => this.#onError(err));
     client.on('message', (topic, payload, packet) => this.#dispatch(topic, payload, packet.retain));
@@ -221,11 +238,11 @@ export class MqttPublisher {
     this.#log.info({ url: this.#url, ...this.counters, ...(lost ? { discarded: lost } : {}) }, 'disconnected');
   }
 
-  #onConnect(client: MqttClient): void {
+  #onConnect(client: MqttClient, sessionPresent: boolean): void {
     client.options.reconnectPeriod = FIRST_RETRY_MS;
     const outageMs = this.#outageSince === undefined ? undefined : this.#now() - this.#outageSince;
     const msg = this.#everConnected ? 'reconnected' : 'connected';
-    this.#log.info({ url: this.#url, clientId: this.#o.mqtt.client_id, ...(outageMs === undefined ? {} : { outageMs }) }, msg);
+    this.#log.info({ url: this.#url, clientId: this.#o.mqtt.client_id, sessionPresent, ...(outageMs === undefined ? {} : { outageMs }) }, msg);
     this.#everConnected = true;
     this.#up = true;
     this.#outageSince = undefined;
@@ -236,6 +253,7 @@ export class MqttPublisher {
       if (!this.#stopping) this.#log.warn({ err: toError(err).message, topic: this.#o.statusTopic }, 'could not publish online status');
     });
     this.#subscribeOn(client, [...this.#handlers.keys()]);
+    this.events.emit('up');
   }
 
   #onError(err: Error): void {
@@ -248,6 +266,7 @@ export class MqttPublisher {
     if (this.#stopping) return;
     const wasUp = this.#up;
     this.#up = false;
+    if (wasUp) this.events.emit('down');
     this.#outageSince ??= this.#now();
     const err = this.#lastError;
     this.#lastError = undefined;

@@ -15,6 +15,14 @@ export function statusTopic(config: Config): string {
   return `${config.mqtt.base_topic}/w1mqtt/${config.mqtt.client_id}/status`;
 }
 
+/**
+ * A sensor's own availability, retained `online`/`offline` (Home Assistant's defaults for
+ * `payload_available`/`payload_not_available`; zigbee2mqtt uses `<device>/availability` too).
+ */
+export function availabilityTopic(sensorTopic: string): string {
+  return `${sensorTopic}/availability`;
+}
+
 export interface PayloadInput {
   /** °C after calibration offset. */
   readonly celsius: number;

@@ -1,10 +1,11 @@
 import { isRetryable } from '../onewire/validity.js';
-import type { ConvertResult, ReadResult } from '../sources/source.js';
+import type { ConvertResult, ReadError, ReadResult } from '../sources/source.js';
 import { BulkPolicy } from './bulk.js';
 import type { IoGate } from './io-gate.js';
 import type { ScheduledSensor, SchedulerOptions } from './scheduler.js';
+import type { StuckReads } from './stuck-reads.js';
 
-export type WorkerOptions = SchedulerOptions & { readonly gate: IoGate };
+export type WorkerOptions = SchedulerOptions & { readonly gate: IoGate; readonly stuck: StuckReads };
 
 interface Slot {
   sensor: ScheduledSensor;
@@ -105,10 +106,11 @@ export class BusWorker {
     const started = clock.now();
     let order = due;
     const members = [...due, ...soon].map((slot) => ({ slot, device: slot.sensor.device, source: slot.sensor.source }));
-    const bulk = this.#policy.select(members);
+    // A read still stuck in the kernel holds the bus: no conversion either (its sensors fail with bus_stuck).
+    const bulk = this.#opts.stuck.has(this.#bus) ? undefined : this.#policy.select(members);
     if (bulk) {
       const convertAll = bulk.source.convertAll?.bind(bulk.source);
-      const result = convertAll && (await this.#blocking(() => this.#track(convertAll(this.#bus), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
+      const result = convertAll && (await this.#blocking('therm_bulk_read', () => this.#track(convertAll(this.#bus), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
       if (result && this.#policy.report(result)) {
         // Read the converted ones first: the kernel keeps their result only until the next conversion.
         const fast = new Set(bulk.covered.map((m) => m.slot));
@@ -138,8 +140,10 @@ export class BusWorker {
     const retries = this.#opts.retries ?? 1;
     const read = (): Promise<ReadResult | undefined> =>
       this.#blocking(
+        sensor.device.name,
         () => this.#track(sensor.source.read(sensor.device), sensor.device.name).catch((err: unknown): ReadResult => ({ ok: false, error: unexpected(err).error })),
         { ok: false, error: { code: 'timeout', ms: this.#readTimeout } },
+        (error) => ({ ok: false, error }),
       );
     let result = await read();
     for (let i = 0; i < retries && result && !result.ok && isRetryable(result.error); i++) {
@@ -159,8 +163,12 @@ export class BusWorker {
    * returned (a timed-out read still holds its thread and the bus mutex in the kernel),
    * and with a permit from the shared gate. Undefined when the worker stops first.
    */
-  async #blocking<T>(call: () => Promise<T>, onTimeout: T): Promise<T | undefined> {
+  async #blocking<T>(what: string, call: () => Promise<T>, onTimeout: T, onStuck?: (error: ReadError) => T): Promise<T | undefined> {
     const signal = this.#abort.signal;
+    // A read that timed out and is still in the kernel: its bus's other sensors fail at once
+    // (bus_stuck, so their availability says so) rather than wait unseen behind it.
+    const stuck = this.#inflight && onStuck ? this.#opts.stuck.blocked(this.#bus) : undefined;
+    if (stuck && onStuck) return onStuck(stuck);
     if (this.#inflight && !(await untilSettled(this.#inflight, signal))) return undefined;
     const release = await this.#opts.gate.acquire(signal);
     if (!release) return undefined;
@@ -172,8 +180,12 @@ export class BusWorker {
       if (this.#inflight === inflight) this.#inflight = undefined;
     });
     let timer: NodeJS.Timeout | undefined;
+    const since = this.#opts.clock.now();
     const timeout = new Promise<T>((resolve) => {
-      timer = setTimeout(() => resolve(onTimeout), this.#readTimeout);
+      timer = setTimeout(() => {
+        this.#opts.stuck.track(this.#bus, what, since, inflight);
+        resolve(onTimeout);
+      }, this.#readTimeout);
     });
     try {
       return await Promise.race([running, timeout]);

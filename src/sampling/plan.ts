@@ -1,4 +1,4 @@
-import type { Config, SensorEntry } from '../config/schema.js';
+import { queueMode, type Config, type QueueMode, type SensorEntry } from '../config/schema.js';
 import { deviceKind, readTarget, type Measurement } from '../devices/kinds.js';
 import { measurementSettings } from '../devices/settings.js';
 import { parseDeviceId } from '../onewire/ids.js';
@@ -28,6 +28,8 @@ export interface PublishTarget {
 export interface PlannedSensor extends ScheduledSensor, PublishTarget {
   readonly offset: number;
   readonly mapped: boolean;
+  /** After an outage: deliver every queued reading, or only the newest. */
+  readonly queue: QueueMode;
 }
 
 export interface Plan {
@@ -89,6 +91,7 @@ export function planSensors(config: Config, found: readonly { source: Source; de
           offset: settings.offset,
           mapped: mapped !== undefined,
           measurement,
+          queue: queueMode(config, mapped?.entry),
         });
       }
     }

@@ -5,6 +5,7 @@ import { BusWorker, type WorkerOptions } from './bus-worker.js';
 import type { Clock } from './clock.js';
 import type { InFlightReads } from './in-flight.js';
 import { blockingLimit, IoGate } from './io-gate.js';
+import { StuckReads } from './stuck-reads.js';
 
 /** One sensor the scheduler polls. `key` is stable across re-plans (the sysfs id). */
 export interface ScheduledSensor {
@@ -44,7 +45,7 @@ export class Scheduler {
   #running = false;
 
   constructor(options: SchedulerOptions) {
-    this.#opts = { ...options, gate: new IoGate(options.maxBlocking ?? blockingLimit()) };
+    this.#opts = { ...options, gate: new IoGate(options.maxBlocking ?? blockingLimit()), stuck: new StuckReads(options.log, options.clock) };
   }
 
   /** Replace the sensor set. Sensors already known keep their next due time; new ones are due now. */
@@ -84,9 +85,9 @@ export class Scheduler {
     await Promise.all([...this.#buses.values()].map((w) => w.stop()));
   }
 
-  /** Per bus: how long the last pass over due sensors took, and whether it converts in bulk. */
-  busStats(): { bus: string; sensors: number; lastCycleMs: number | undefined; bulkRefused: boolean }[] {
-    return [...this.#buses.entries()].map(([bus, w]) => ({ bus, sensors: w.size, lastCycleMs: w.lastCycleMs, bulkRefused: w.bulkRefused }));
+  /** Per bus: how long the last pass over due sensors took, whether it converts in bulk, whether a read is stuck in the kernel. */
+  busStats(): { bus: string; sensors: number; lastCycleMs: number | undefined; bulkRefused: boolean; stuck: boolean }[] {
+    return [...this.#buses.entries()].map(([bus, w]) => ({ bus, sensors: w.size, lastCycleMs: w.lastCycleMs, bulkRefused: w.bulkRefused, stuck: this.#opts.stuck.has(bus) }));
   }
 }
 

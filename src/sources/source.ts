@@ -1,5 +1,6 @@
 import type { Measurement } from '../devices/kinds.js';
 import type { DeviceId } from '../onewire/ids.js';
+import { errnoHint } from './fs-errors.js';
 
 /**
  * Why a read gave no usable temperature. A discriminated union on `code` so that
@@ -16,7 +17,9 @@ export type ReadError =
   | { readonly code: 'parse_error'; readonly raw: string }
   | { readonly code: 'not_present' }
   | { readonly code: 'io_error'; readonly errno: string; readonly message: string }
-  | { readonly code: 'timeout'; readonly ms: number };
+  | { readonly code: 'timeout'; readonly ms: number }
+  /** Not read: an earlier read on the same bus timed out and is still blocked in the kernel. */
+  | { readonly code: 'bus_stuck'; readonly ms: number };
 
 export type ReadErrorCode = ReadError['code'];
 
@@ -90,9 +93,13 @@ export function describeError(error: ReadError): string {
       return `unreadable value ${JSON.stringify(error.raw.slice(0, 80))}`;
     case 'not_present':
       return 'device not present';
-    case 'io_error':
-      return `${error.errno}: ${error.message}`;
+    case 'io_error': {
+      const hint = errnoHint(error.errno);
+      return `${error.errno}: ${error.message}${hint ? ` (${hint})` : ''}`;
+    }
     case 'timeout':
       return `no answer within ${error.ms} ms`;
+    case 'bus_stuck':
+      return `not read: an earlier read on this bus has been blocked in the kernel for ${error.ms} ms`;
   }
 }

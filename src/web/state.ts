@@ -26,7 +26,7 @@ export interface AgentView {
   /** Every device the sources list, polled or not (unmapped: ignore hides some). */
   devices?(): readonly { readonly source: string; readonly device: Device }[];
   /** Store-and-forward queue, once the agent has one. */
-  outboxStats?(): { readonly depth: number } | undefined;
+  outboxStats?(): { readonly queued: number } | undefined;
 }
 
 export type SensorState = 'ok' | 'stale' | 'fault' | 'waiting';
@@ -100,6 +100,7 @@ const SHORT: Readonly<Record<ReadErrorCode, string>> = {
   not_present: 'not present',
   io_error: 'I/O error',
   timeout: 'no answer',
+  bus_stuck: 'bus blocked',
 };
 
 export class LiveState {
@@ -172,7 +173,7 @@ export class LiveState {
       host: hostname(),
       clientId: config.mqtt.client_id,
       broker: { connected: agent.connected, target: brokerTarget(config) },
-      outbox: outbox ? { depth: outbox.depth } : null,
+      outbox: outbox ? { depth: outbox.queued } : null,
       buses,
       unmapped,
       snippet: unmapped.length === 0 ? '' : `sensors:\n${unmapped.map((u) => u.snippet).join('')}`,

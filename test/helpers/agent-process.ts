@@ -28,12 +28,17 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownWatchdogPid?: boolean; uid?: number; gid?: number } = {}): AgentProcess {
+/**
+ * `wrap`: a command that execs the agent (same PID), e.g. `setpriv … --` to run it
+ * without root's capabilities.
+ */
+export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownWatchdogPid?: boolean; uid?: number; gid?: number; wrap?: string[] } = {}): AgentProcess {
   const argv = ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args];
   // systemd sets WATCHDOG_PID to the main PID before exec; a shell that execs node keeps its PID.
-  const [command, commandArgs] = opts.ownWatchdogPid
+  const [shell, shellArgs] = opts.ownWatchdogPid
     ? ['/bin/sh', ['-c', 'WATCHDOG_PID=$$ exec "$0" "$@"', process.execPath, ...argv]]
     : [process.execPath, argv];
+  const [command = shell, ...commandArgs] = opts.wrap ? [...opts.wrap, shell, ...shellArgs] : [shell, ...shellArgs];
   // Its own state directory (the page's history), so no test writes to /var/lib/w1mqtt
   // or sees another's history; a config's state_dir still wins.
   const stateDir = mkdtempSync(join(tmpdir(), 'w1mqtt-state-'));

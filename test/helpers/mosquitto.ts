@@ -74,14 +74,19 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-export async function startMosquitto(opts: { username?: string; password?: string; port?: number } = {}): Promise<Mosquitto> {
+/**
+ * `dataDir`: keep sessions and queued messages in that directory (mosquitto saves them on
+ * SIGTERM and loads them at start), so a test can restart the broker without losing a
+ * persistent subscriber's queue. The caller owns the directory.
+ */
+export async function startMosquitto(opts: { username?: string; password?: string; port?: number; dataDir?: string } = {}): Promise<Mosquitto> {
   const bin = findBinary('mosquitto');
   if (bin === undefined) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-mosquitto-'));
   const port = opts.port ?? (await freePort());
   const conf = [
     `listener ${port} 127.0.0.1`,
-    'persistence false',
+    ...(opts.dataDir === undefined ? ['persistence false'] : ['persistence true', `persistence_location ${opts.dataDir}/`, 'max_queued_messages 1000000']),
     'log_dest stderr',
     // Run as root, mosquitto would switch to the `mosquitto` user, who cannot read our 0700 temp dir.
     `user ${userInfo().username}`,

@@ -23,14 +23,21 @@ export interface Subscriber {
   /** The first message (already received or still to come) matching `predicate`; rejects after `timeoutMs`. */
   waitFor(predicate: (m: SubMessage) => boolean, timeoutMs?: number): Promise<SubMessage>;
   stop(): Promise<void>;
+  /** PUBLISH packets the broker flagged as a redelivery (DUP=1, MQTT-3.3.1-1): its own resends to this subscriber. */
+  redelivered(): number;
 }
 
 const READY_WAIT_MS = 5_000;
 // Tab-separated, since a topic may contain spaces (mosquitto's own `$SYS/broker/retained messages/count`).
 const MESSAGE = /^([01])\t([^\t]*)\t(.*)$/;
 
-export async function subscribe(opts: { port: number; topics: string[]; username?: string; password?: string; extra?: string[] }): Promise<Subscriber> {
+/**
+ * `clientId` makes a persistent session (`-c -i id -q 1`): the broker queues QoS 1 messages
+ * for it while it is away, and mosquitto_sub reconnects by itself after a broker restart.
+ */
+export async function subscribe(opts: { port: number; topics: string[]; username?: string; password?: string; extra?: string[]; clientId?: string }): Promise<Subscriber> {
   const args = ['-h', '127.0.0.1', '-p', String(opts.port), '-d', '-F', '%r\\t%t\\t%p'];
+  if (opts.clientId !== undefined) args.push('-c', '-i', opts.clientId, '-q', '1');
   for (const topic of opts.topics) args.push('-t', topic);
   if (opts.username !== undefined) args.push('-u', opts.username);
   if (opts.password !== undefined) args.push('-P', opts.password);
@@ -45,6 +52,7 @@ export async function subscribe(opts: { port: number; topics: string[]; username
 
   const lines: string[] = [];
   const retainedLines: SubMessage[] = [];
+  let redelivered = 0;
   const waiters = new Set<() => void>();
   let output = '';
   let partial = '';
@@ -61,6 +69,8 @@ export async function subscribe(opts: { port: number; topics: string[]; username
         retainedLines.push(message);
         lines.push(`${message.topic} ${message.payload}`);
         for (const wake of waiters) wake();
+      } else if (line.includes(' received PUBLISH (d1,')) {
+        redelivered++;
       } else if (line.startsWith('Subscribed (mid')) {
         subscribed();
       }
@@ -108,5 +118,5 @@ export async function subscribe(opts: { port: number; topics: string[]; username
       check();
     });
 
-  return { pid: child.pid ?? -1, lines, retainedLines, waitFor, stop };
+  return { pid: child.pid ?? -1, lines, retainedLines, waitFor, stop, redelivered: () => redelivered };
 }

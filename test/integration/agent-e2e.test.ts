@@ -241,7 +241,8 @@ test('unmapped: ignore publishes the mapped sensors only', T, async (t) => {
   await messages(sub, KITCHEN_TOPIC, 2);
   await messages(sub, LIVING_TOPIC, 2);
   const topics = new Set(sub.retainedLines.map((m) => m.topic));
-  assert.deepEqual([...topics].sort(), [KITCHEN_TOPIC, LIVING_TOPIC, 'home/w1mqtt/test-ignore/status'].sort());
+  const published = [KITCHEN_TOPIC, LIVING_TOPIC, `${KITCHEN_TOPIC}/availability`, `${LIVING_TOPIC}/availability`, 'home/w1mqtt/test-ignore/status'];
+  assert.deepEqual([...topics].sort(), published.sort());
 });
 
 test('external mosquitto: readings arrive, no bundled broker, and SIGKILL leaves the retained Last Will offline', T, async (t) => {

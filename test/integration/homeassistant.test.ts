@@ -58,7 +58,8 @@ test('discovery configs HA accepts, again on HA\'s birth message, and removed wi
   assert.equal(c['suggested_display_precision'], 1);
   assert.equal((c['device'] as { name: string }).name, 'Kitchen');
   assert.equal((c['device'] as { model: string }).model, 'DS18B20');
-  assert.deepEqual((c['availability'] as { topic: string }[]).map((a) => a.topic), [STATUS]);
+  // The agent's status and the sensor's own availability: both must say online (availability_mode: all).
+  assert.deepEqual((c['availability'] as { topic: string }[]).map((a) => a.topic), [STATUS, 'home/kitchen/temperature/availability']);
   await sub.waitFor((m) => m.topic === STATUS && m.payload === 'online');
   // The value HA reads with that template is in the sensor's payload.
   const state = await subscribe({ port: broker.port, topics: ['home/kitchen/temperature'] });

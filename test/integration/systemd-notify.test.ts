@@ -137,9 +137,13 @@ test('a hung read stops the watchdog pings until it returns; other buses keep re
   assert.equal(count(receiver.messages, 'WATCHDOG'), pingsWhenStuck, 'no WATCHDOG=1 while a read is stuck');
 
   // The read returns: a regular file goes back first so the next poll does not block again.
+  // Open the FIFO's write end before the rename and write after it: unblocking first left a
+  // moment in which the next poll could open the FIFO again and hang through the stop.
   await writeFile(`${slave}.new`, good);
-  assert.ok(unblock(good), 'the agent was blocked reading the FIFO');
+  const writer = openSync(slave, constants.O_WRONLY | constants.O_NONBLOCK); // ENXIO unless the agent is blocked reading it
   await rename(`${slave}.new`, slave);
+  writeSync(writer, good);
+  closeSync(writer);
   await agent.waitForLog((l) => l['msg'] === 'the stuck read returned: feeding the systemd watchdog again', 20_000);
   await receiver.waitFor(() => count(receiver.messages, 'WATCHDOG') > pingsWhenStuck, 20_000);
   assert.equal(await agent.stop(), 0);

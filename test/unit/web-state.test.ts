@@ -28,6 +28,7 @@ function planned(id: string, extra: Partial<PlannedSensor> = {}): PlannedSensor 
     offset: 0,
     mapped: false,
     measurement: deviceKind(deviceId.family)?.measurements[0] ?? assert.fail(`${id}: no kind`),
+    queue: 'latest',
     ...extra,
   };
 }
@@ -111,7 +112,7 @@ test('status: broker, buses with a bulk slot, outbox once it exists, unmapped de
   // Later features slot in: a bus that reports bulk conversion, an outbox with a depth.
   const later = fakeAgent([a], {
     busStats: () => [{ bus: 'owfs:/mnt/1wire', sensors: 1, lastCycleMs: undefined, bulk: true }],
-    outboxStats: () => ({ depth: 42 }),
+    outboxStats: () => ({ queued: 42 }),
     connected: false,
   });
   const s2 = new LiveState(later, new History()).status(0);

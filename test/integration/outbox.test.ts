@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { configSchema } from '../../src/config/schema.js';
+import { MqttPublisher } from '../../src/mqtt/publisher.js';
+import { haveMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { memoryLog } from '../helpers/memory-log.js';
+import { byTopic, firstArrivals, key, outage, SENSORS, type Outage, type Reading } from '../helpers/outage.js';
+
+const noMosquitto = !haveMosquitto() && 'mosquitto / mosquitto-clients not installed';
+const T = { timeout: 120_000, skip: noMosquitto };
+
+/** Waits until `n` more readings than now were produced. */
+async function produce(o: Outage, n: number): Promise<void> {
+  const target = o.produced().length + n;
+  const deadline = Date.now() + 30_000;
+  while (o.produced().length < target) {
+    if (Date.now() > deadline) throw new Error(`the agent produced ${o.produced().length} of ${target} readings`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Every produced reading arrived; per topic the first arrivals are in production order. A
+ * reading can arrive before its log line does (two pipes), so arrivals not logged yet may
+ * follow the logged ones, never precede them.
+ */
+function assertAllInOrder(o: Outage, produced: readonly Reading[]): { duplicates: number } {
+  const got = firstArrivals(o.received());
+  for (const [topic, payloads] of byTopic(produced)) {
+    const arrived = got.get(topic) ?? [];
+    assert.deepEqual(arrived.slice(0, payloads.length), payloads, `${topic}: every reading, in order`);
+    assert.ok(arrived.length - payloads.length <= 2, `${topic}: ${arrived.length - payloads.length} arrivals the agent never logged`);
+  }
+  // Retained copies come again with each resubscribe of mosquitto_sub after a broker restart: not duplicates.
+  const live = o.sub.retainedLines.filter((m) => !m.retained && !m.topic.endsWith('/availability'));
+  return { duplicates: live.length - new Set(live.map(key)).size };
+}
+
+/** Readings produced after the agent logged `connection lost` (index into its log). */
+function producedAfterLoss(o: Outage): Reading[] {
+  const logs = o.agents.flatMap((a) => a.logs);
+  const lost = logs.findIndex((l) => l['msg'] === 'connection lost');
+  const back = logs.findIndex((l, i) => i > lost && (l['msg'] === 'reconnected' || l['msg'] === 'connected'));
+  return logs.slice(lost, back === -1 ? undefined : back).filter((l) => l['msg'] === 'reading').map((l) => ({ topic: String(l['topic']), payload: String(l['payload']) }));
+}
+
+test('json payloads through a broker restart: every reading delivered, in order; nothing on disk while healthy', T, async (t) => {
+  const o = await outage(t, { payload: 'json' });
+  const agent = await o.startAgent();
+  await produce(o, 9);
+  await o.allReceived();
+  assert.deepEqual(await o.queueFiles(), [], 'a healthy broker costs no disk write');
+  assert.match(o.mosquitto.log(), new RegExp(`as ${o.clientId} \\(p2, c0`), 'a persistent session (clean=false)');
+
+  await o.stopBroker();
+  await agent.waitForLog((l) => l['msg'] === 'connection lost');
+  await produce(o, 12);
+  assert.equal((await o.queueFiles()).length, 1, 'queued on disk during the outage');
+  await o.startBroker();
+  await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await produce(o, 3);
+  const { duplicates } = assertAllInOrder(o, await o.allReceived());
+  t.diagnostic(`${o.produced().length} produced, ${producedAfterLoss(o).length} during the outage, ${duplicates} duplicates`);
+  assert.ok(producedAfterLoss(o).length >= 12);
+  assert.deepEqual(await o.queueFiles(), [], 'delivered: the queue file is gone');
+  for (const p of o.produced()) assert.equal(JSON.parse(p.payload).unit, 'C');
+});
+
+test('agent SIGKILLed during the outage, restarted, broker back: still none missing', T, async (t) => {
+  const o = await outage(t, { payload: 'json' });
+  const first = await o.startAgent();
+  await produce(o, 6);
+  await o.stopBroker();
+  await first.waitForLog((l) => l['msg'] === 'connection lost');
+  await produce(o, 9);
+  assert.equal(await first.stop('SIGKILL'), 'SIGKILL');
+  const queuedByFirst = producedAfterLoss(o).length;
+
+  const second = await o.startAgent();
+  const resumed = await second.waitForLog((l) => l['msg'] === 'outbox holds readings from an earlier run: delivering them first');
+  assert.ok(Number(resumed['queued']) >= queuedByFirst, `${String(resumed['queued'])} queued, ${queuedByFirst} produced in the outage`);
+  await produce(o, 6);
+  await o.startBroker();
+  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  const { duplicates } = assertAllInOrder(o, await o.allReceived());
+  t.diagnostic(`${o.produced().length} produced by two agents, ${duplicates} duplicates`);
+});
+
+test('queue limit: the oldest are dropped and counted, the newest kept', T, async (t) => {
+  const o = await outage(t, { payload: 'json', yaml: 'outbox:\n  max_messages: 5\n' });
+  const agent = await o.startAgent();
+  await produce(o, 3);
+  await o.stopBroker();
+  await agent.waitForLog((l) => l['msg'] === 'connection lost');
+  await produce(o, 12);
+  await o.startBroker();
+  await agent.waitForLog((l) => l['msg'] === 'reconnected');
+  const stopped = await agent.waitForLog((l) => l['msg'] === 'outbox no longer full: stopped dropping readings', 30_000);
+  const during = producedAfterLoss(o);
+  await sleep(500);
+  const got = new Set(o.received().map(key));
+  const kept = during.filter((r) => got.has(key(r)));
+  // At most max_messages; fewer by the readings still unacknowledged when the broker went (they count, and go first).
+  assert.ok(kept.length >= 1 && kept.length <= 5, `${kept.length} of ${during.length} kept`);
+  assert.deepEqual(kept, during.slice(-kept.length), 'the newest are the ones kept');
+  assert.equal(stopped['dropped'], during.length - kept.length, 'every drop counted');
+  assert.equal(agent.logs.filter((l) => l['msg'] === 'outbox full: dropping the oldest queued readings').length, 1, 'logged once when dropping starts');
+});
+
+test('a queue file cut mid-record and with a damaged record: the agent recovers every whole record', T, async (t) => {
+  const o = await outage(t, { payload: 'json' });
+  const first = await o.startAgent();
+  await o.stopBroker();
+  await first.waitForLog((l) => l['msg'] === 'connection lost');
+  await produce(o, 8);
+  await first.stop('SIGKILL');
+  const [name] = await o.queueFiles();
+  assert.ok(name);
+  const file = join(o.stateDir, 'outbox', name);
+  const original = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+  const readings = original.map((line): Reading => {
+    const r = JSON.parse(line.slice(9)) as { t: string; p: string };
+    return { topic: r.t, payload: r.p };
+  });
+  // One record with a changed letter (its CRC no longer matches), and the last one cut short.
+  const damaged = readings.findIndex((r, i) => i >= readings.length >> 1 && !r.topic.endsWith('/availability'));
+  const lines = original.map((l, i) => (i === damaged ? l.replace('temperature', 'temperaturE') : l));
+  await writeFile(file, lines.join('\n') + '\n');
+  await truncate(file, (await readFile(file)).length - 10);
+  const expected = readings.filter((_, i) => i !== damaged && i !== readings.length - 1);
+  const lost = [readings[damaged], readings.at(-1)].map((r) => key(r ?? { topic: '', payload: '' }));
+
+  await o.startBroker();
+  const second = await o.startAgent();
+  const report = await second.waitForLog((l) => String(l['msg']).startsWith('outbox file damaged'));
+  assert.deepEqual([report['recovered'], report['corrupt'], Number(report['tornBytes']) > 0], [expected.length, 1, true]);
+  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await produce(o, 3);
+  const got = new Set(o.sub.retainedLines.map(key));
+  for (const r of expected) assert.ok(got.has(key(r)), `recovered ${key(r)}`);
+  for (const k of lost) assert.equal(got.has(k), false, 'the damaged and the torn record are not invented');
+  assert.equal(second.child.exitCode, null, 'still running');
+});
+
+test('queue: latest (the plain default): after the outage only the newest reading per topic', T, async (t) => {
+  const o = await outage(t, { payload: 'plain' });
+  const agent = await o.startAgent();
+  await produce(o, 3);
+  await o.stopBroker();
+  await agent.waitForLog((l) => l['msg'] === 'connection lost');
+  await produce(o, 12);
+  await o.startBroker();
+  await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await produce(o, 3);
+  // Once the newest reading of each topic is in, everything before it has been sent.
+  const newest = [...byTopic(o.produced())].map(([topic, payloads]) => `${topic} ${payloads.at(-1)}`);
+  await o.sub.waitFor(() => newest.every((k) => o.received().some((r) => key(r) === k)), 20_000);
+  const during = byTopic(producedAfterLoss(o));
+  const got = new Set(o.received().map(key));
+  assert.equal(during.size, Object.keys(SENSORS).length);
+  for (const [topic, payloads] of during) {
+    assert.ok(payloads.length >= 3, `${topic}: ${payloads.length} readings during the outage`);
+    const delivered = payloads.filter((p) => got.has(`${topic} ${p}`));
+    assert.deepEqual(delivered, payloads.slice(-1), `${topic}: only the newest of ${payloads.join(', ')}`);
+  }
+  const superseded = agent.logs.find((l) => l['msg'] === 'outbox delivered: queue empty')?.['superseded'];
+  assert.ok(Number(superseded) >= 6, `superseded ${String(superseded)}`);
+});
+
+test('persistent session: the broker keeps it between connections, on MQTT 3.1.1 and 5', { timeout: 30_000, skip: noMosquitto }, async (t) => {
+  const mosquitto = await startMosquitto();
+  t.after(() => mosquitto.stop());
+  for (const protocol_version of [4, 5] as const) {
+    const mqtt = configSchema.parse({ mqtt: { client_id: `w1mqtt-session-${protocol_version}`, protocol_version } }).mqtt;
+    const sessions: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { log, find } = memoryLog();
+      const publisher = new MqttPublisher({ url: mosquitto.url, mqtt, statusTopic: 'test/status', log });
+      await publisher.start();
+      sessions.push(find('connected')[0]?.['sessionPresent']);
+      await publisher.stop();
+    }
+    assert.deepEqual(sessions, [false, true], `protocol ${protocol_version}: the second connection resumes the session`);
+  }
+});

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Outbox, type OutboxLink, type OutboxOptions, type OutgoingMessage } from '../../src/mqtt/outbox.js';
+import { memoryLog } from '../helpers/memory-log.js';
+
+const T = { timeout: 20_000 };
+
+/** An in-process stand-in for the MQTT client: records publishes, acknowledges on demand or at once. */
+class FakeLink implements OutboxLink {
+  connected = false;
+  receiveMaximum: number | undefined;
+  autoAck = true;
+  readonly events = new EventEmitter<{ up: []; down: [] }>();
+  readonly sent: { topic: string; payload: string; ack: () => void; refuse: () => void }[] = [];
+  readonly delivered: string[] = [];
+
+  publish(topic: string, payload: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ack = (): void => {
+        this.delivered.push(payload);
+        resolve();
+      };
+      this.sent.push({ topic, payload, ack, refuse: () => reject(new Error('Connection closed')) });
+      if (this.autoAck) setImmediate(ack);
+    });
+  }
+  up(): void {
+    this.connected = true;
+    this.events.emit('up');
+  }
+  down(): void {
+    this.connected = false;
+    this.events.emit('down');
+  }
+}
+
+async function setup(t: TestContext, opts: Partial<OutboxOptions> = {}, dir?: string) {
+  const base = dir ?? (await mkdtemp(join(tmpdir(), 'w1mqtt-outbox-')));
+  if (!dir) t.after(() => rm(base, { recursive: true, force: true }));
+  const link = new FakeLink();
+  const { log, find } = memoryLog();
+  const outbox = new Outbox({ link, dir: join(base, 'outbox'), maxMessages: 1000, maxBytes: 1e6, log, tickMs: 20, ...opts });
+  outbox.start();
+  t.after(() => outbox.stop());
+  return { base, dir: join(base, 'outbox'), link, outbox, find };
+}
+
+const msg = (payload: string, topic = 'home/a/temperature', latest = false): OutgoingMessage => ({ topic, payload, qos: 1, retain: true, latest });
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+async function queueFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.queue'));
+}
+
+test('a healthy broker: everything delivered in order, nothing written to disk', T, async (t) => {
+  const { dir, link, outbox } = await setup(t);
+  link.up();
+  for (let i = 0; i < 200; i++) outbox.enqueue(msg(String(i)));
+  await until('all delivered', () => link.delivered.length === 200);
+  await sleep(100); // a few housekeeping ticks
+  assert.deepEqual(link.delivered, Array.from({ length: 200 }, (_, i) => String(i)));
+  assert.deepEqual(await readdir(dir), ['lock'], 'no queue file, no done file');
+  assert.equal(outbox.stats().written, 0);
+});
+
+test('broker down: each message is on disk before enqueue() returns, delivered in order once it is back, then the files go', T, async (t) => {
+  const { dir, link, outbox, find } = await setup(t);
+  for (let i = 0; i < 10; i++) {
+    outbox.enqueue(msg(String(i)));
+    const [file] = await queueFiles(dir);
+    assert.ok(file);
+    assert.equal((await readFile(join(dir, file), 'utf8')).trim().split('\n').length, i + 1);
+  }
+  assert.equal(find('broker not acknowledging: queueing readings on disk').length, 1);
+  link.up();
+  await until('all delivered', () => link.delivered.length === 10);
+  assert.deepEqual(link.delivered, Array.from({ length: 10 }, (_, i) => String(i)));
+  await until('the files to be deleted', async () => (await queueFiles(dir)).length === 0);
+  await until('the episode summary', () => find('outbox delivered: queue empty').length === 1);
+  assert.equal(find('outbox delivered: queue empty')[0]?.['delivered'], 10);
+});
+
+test('at most `window` unacknowledged at once, and no more than the broker Receive Maximum', T, async (t) => {
+  const { link, outbox } = await setup(t, { window: 8 });
+  link.autoAck = false;
+  link.up();
+  for (let i = 0; i < 50; i++) outbox.enqueue(msg(String(i)));
+  assert.equal(link.sent.length, 8);
+  link.sent[0]?.ack();
+  await until('one more sent', () => link.sent.length === 9);
+  assert.equal(outbox.stats().inFlight, 8);
+
+  const small = await setup(t, { window: 8 });
+  small.link.autoAck = false;
+  small.link.receiveMaximum = 3;
+  small.link.up();
+  for (let i = 0; i < 10; i++) small.outbox.enqueue(msg(String(i)));
+  assert.equal(small.link.sent.length, 3);
+});
+
+test('after a stop or a crash the next run delivers what was queued, continuing the sequence', T, async (t) => {
+  const first = await setup(t);
+  for (let i = 0; i < 20; i++) first.outbox.enqueue(msg(`a${i}`));
+  await first.outbox.stop();
+  // A crash: this one is never stopped, its lock stays behind.
+  const crashed = new Outbox({ link: new FakeLink(), dir: first.dir, maxMessages: 1000, maxBytes: 1e6, log: memoryLog().log });
+  crashed.start();
+  for (let i = 20; i < 25; i++) crashed.enqueue(msg(`a${i}`));
+
+  const next = await setup(t, {}, first.base);
+  assert.equal(next.find('outbox holds readings from an earlier run: delivering them first')[0]?.['queued'], 25);
+  next.outbox.enqueue(msg('b'));
+  next.link.up();
+  await until('all delivered', () => next.link.delivered.length === 26);
+  assert.deepEqual(next.link.delivered, [...Array.from({ length: 25 }, (_, i) => `a${i}`), 'b']);
+});
+
+test('delivery progress is marked, so a crash mid-drain resends only the unmarked tail', T, async (t) => {
+  const first = await setup(t);
+  for (let i = 0; i < 300; i++) first.outbox.enqueue(msg(String(i)));
+  first.link.autoAck = false;
+  first.link.up();
+  for (let acked = 0; acked < 150; acked++) {
+    await until('a publish to acknowledge', () => first.link.sent.length > acked);
+    first.link.sent[acked]?.ack();
+  }
+  await sleep(60); // let the mark land, then crash (no stop)
+  const next = await setup(t, {}, first.base);
+  next.link.up();
+  await until('the rest delivered', () => next.link.delivered.includes('299'));
+  const again = next.link.delivered.map(Number);
+  assert.deepEqual(again, Array.from({ length: again.length }, (_, i) => 300 - again.length + i), 'in order, no gap');
+  assert.ok(again.length >= 150 && again.length <= 150 + 100, `resent ${again.length}: at most one mark interval is repeated`);
+});
+
+test('queue: latest keeps only the newest waiting message per topic; all keeps every one', T, async (t) => {
+  const { link, outbox } = await setup(t);
+  for (let i = 0; i < 5; i++) {
+    outbox.enqueue(msg(`L${i}`, 'home/plain/temperature', true));
+    outbox.enqueue(msg(`A${i}`, 'home/json/temperature', false));
+  }
+  link.up();
+  await until('delivered', () => link.delivered.length === 6);
+  await sleep(50);
+  assert.deepEqual(link.delivered, ['A0', 'A1', 'A2', 'A3', 'L4', 'A4'], 'queue order kept, only L4 of the latest ones');
+  assert.equal(outbox.stats().superseded, 4);
+  assert.equal(outbox.stats().dropped, 0);
+});
+
+test('max_messages: the oldest are dropped and counted, the newest kept; logged when dropping starts and stops', T, async (t) => {
+  const { link, outbox, find } = await setup(t, { maxMessages: 10 });
+  for (let i = 0; i < 25; i++) outbox.enqueue(msg(String(i)));
+  assert.deepEqual(outbox.stats().queued, 10);
+  assert.deepEqual(outbox.stats().dropped, 15);
+  assert.equal(find('outbox full: dropping the oldest queued readings').length, 1);
+  link.up();
+  await until('delivered', () => link.delivered.length === 10);
+  assert.deepEqual(link.delivered, Array.from({ length: 10 }, (_, i) => String(15 + i)));
+  outbox.enqueue(msg('after'));
+  const stopped = find('outbox no longer full: stopped dropping readings');
+  assert.equal(stopped.length, 1);
+  assert.equal(stopped[0]?.['dropped'], 15);
+});
+
+test('max_bytes counts the bytes on disk: the oldest dropped beyond it', T, async (t) => {
+  const { link, outbox } = await setup(t, { maxBytes: 1000 });
+  const payload = 'x'.repeat(150);
+  for (let i = 0; i < 20; i++) outbox.enqueue(msg(`${String(i).padStart(2, '0')}${payload}`));
+  const { queued, bytes, dropped } = outbox.stats();
+  assert.ok(bytes <= 1000, `${bytes} bytes queued`);
+  assert.equal(queued + dropped, 20);
+  assert.ok(queued >= 4 && queued <= 5, `${queued} queued`);
+  link.up();
+  await until('delivered', () => link.delivered.length === queued);
+  assert.deepEqual(link.delivered.map((p) => Number(p.slice(0, 2))), Array.from({ length: queued }, (_, i) => 20 - queued + i));
+});
+
+test('a truncated and bit-flipped queue file is recovered up to every whole record', T, async (t) => {
+  const first = await setup(t);
+  for (let i = 0; i < 10; i++) first.outbox.enqueue(msg(`r${i}`));
+  const [name] = await queueFiles(first.dir);
+  assert.ok(name);
+  const file = join(first.dir, name);
+  const lines = (await readFile(file, 'utf8')).split('\n');
+  lines[2] = (lines[2] ?? '').replace('r2', 'r9'); // same length, wrong CRC
+  await writeFile(file, lines.join('\n'));
+  const size = (await readFile(file)).length;
+  await truncate(file, size - 7); // a power cut in the middle of the last record
+  const next = await setup(t, {}, first.base);
+  const damage = next.find(/outbox file damaged/)[0];
+  assert.equal(damage?.['recovered'], 8);
+  assert.equal(damage?.['corrupt'], 1);
+  assert.ok(Number(damage?.['tornBytes']) > 0);
+  next.link.up();
+  await until('delivered', () => next.link.delivered.length === 8);
+  assert.deepEqual(next.link.delivered, ['r0', 'r1', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8']);
+});
+
+test('a queue file of pure garbage is reported and set aside, never a crash', T, async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'w1mqtt-outbox-'));
+  t.after(() => rm(base, { recursive: true, force: true }));
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(join(base, 'outbox'));
+  await writeFile(join(base, 'outbox', '0000000000000001.queue'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
+  await writeFile(join(base, 'outbox', 'done'), 'not a mark\n');
+  const { link, outbox, find } = await setup(t, {}, base);
+  assert.equal(find(/outbox file damaged/)[0]?.['recovered'], 0);
+  link.up();
+  outbox.enqueue(msg('fresh'));
+  await until('delivered', () => link.delivered.length === 1);
+  assert.deepEqual(link.delivered, ['fresh']);
+});
+
+test('an unusable directory or one locked by a live agent: the queue lives in memory, with an error', T, async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'w1mqtt-outbox-'));
+  t.after(() => rm(base, { recursive: true, force: true }));
+  await writeFile(join(base, 'file'), 'not a directory');
+  const blocked = await setup(t, {}, join(base, 'file'));
+  const error = blocked.find('cannot use the outbox directory: queueing in memory only (lost on restart)')[0];
+  assert.match(String(error?.['err']), /ENOTDIR|EEXIST/);
+  blocked.outbox.enqueue(msg('m1'));
+  blocked.link.up();
+  await until('delivered from memory', () => blocked.link.delivered.length === 1);
+
+  const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(join(base, 'locked', 'outbox'), { recursive: true });
+  await writeFile(join(base, 'locked', 'outbox', 'lock'), `${holder.pid} ${bootId}\n`);
+  const locked = await setup(t, {}, join(base, 'locked'));
+  assert.match(String(locked.find(/cannot use the outbox directory/)[0]?.['err']), new RegExp(`another w1mqtt \\(pid ${holder.pid}\\)`));
+  assert.equal(locked.outbox.stats().dir, undefined);
+});
+
+test('acknowledgements that take longer than spillAfterMs send the waiting messages to disk', T, async (t) => {
+  const { dir, link, outbox, find } = await setup(t, { spillAfterMs: 0 });
+  link.autoAck = false;
+  link.up();
+  for (let i = 0; i < 3; i++) outbox.enqueue(msg(String(i)));
+  await until('a queue file', async () => (await queueFiles(dir)).length === 1);
+  assert.equal(find('broker not acknowledging: queueing readings on disk')[0]?.['connected'], true);
+  for (const s of link.sent) s.ack();
+  await until('the file deleted once acknowledged', async () => (await queueFiles(dir)).length === 0);
+  assert.deepEqual(link.delivered, ['0', '1', '2']);
+});
+
+test('a publish the client refused is sent again before anything newer', T, async (t) => {
+  const { link, outbox } = await setup(t);
+  link.autoAck = false;
+  link.up();
+  outbox.enqueue(msg('0'));
+  outbox.enqueue(msg('1'));
+  link.sent[0]?.refuse();
+  await sleep(0);
+  link.autoAck = true;
+  link.sent[1]?.ack();
+  outbox.enqueue(msg('2'));
+  await until('all delivered', () => link.delivered.length === 3);
+  assert.deepEqual(link.delivered, ['1', '0', '2'], 'the refused one goes again, before anything newer');
+});

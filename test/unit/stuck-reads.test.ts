@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDeviceId } from '../../src/onewire/ids.js';
+import { systemClock } from '../../src/sampling/clock.js';
+import { Scheduler, type ScheduledSensor } from '../../src/sampling/scheduler.js';
+import type { Device, ReadResult, Source } from '../../src/sources/source.js';
+import { memoryLog } from '../helpers/memory-log.js';
+
+/** A source whose reads of one device hang until released, like a read stuck in the kernel. */
+class HangingSource implements Source {
+  readonly name = 'hanging';
+  readonly calls: string[] = [];
+  hang = new Set<string>();
+  #release: (() => void)[] = [];
+  async list(): Promise<Device[]> {
+    return [];
+  }
+  async read(device: Device): Promise<ReadResult> {
+    this.calls.push(device.name);
+    if (this.hang.has(device.name)) await new Promise<void>((resolve) => this.#release.push(resolve));
+    return { ok: true, milli: 20_000 };
+  }
+  release(): void {
+    for (const r of this.#release.splice(0)) r();
+  }
+  async close(): Promise<void> {}
+}
+
+function sensor(source: Source, name: string, bus: string): ScheduledSensor {
+  const id = parseDeviceId(name);
+  assert.ok(id);
+  return { key: id.sysfs, device: { id, name, bus, chip: 'DS18B20' }, source, intervalMs: 30 };
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+test('a read that never returns: its bus gets no new read until it does, other buses go on', { timeout: 20_000 }, async (t) => {
+  const { log, find } = memoryLog();
+  const source = new HangingSource();
+  source.hang.add('28-000000000001');
+  const results: [string, ReadResult][] = [];
+  const s = new Scheduler({ clock: systemClock, log, readTimeoutMs: 40, onResult: (x, r) => void results.push([x.device.name, r]) });
+  t.after(() => s.stop());
+  s.setSensors([sensor(source, '28-000000000001', 'b1'), sensor(source, '28-000000000002', 'b1'), sensor(source, '28-000000000003', 'b2')]);
+  s.start();
+  const of = (name: string) => results.filter(([n]) => n === name).map(([, r]) => (r.ok ? 'ok' : r.error.code));
+  await until('bus b1 to be skipped a few times', () => of('28-000000000002').filter((c) => c === 'bus_stuck').length >= 3);
+  assert.deepEqual(of('28-000000000001').slice(0, 1), ['timeout']);
+  assert.equal(source.calls.filter((n) => n !== '28-000000000003').length, 1, 'one read on b1, the stuck one: nothing piled on it');
+  assert.ok(of('28-000000000003').filter((c) => c === 'ok').length >= 3, 'bus b2 kept reading');
+  assert.deepEqual(s.busStats().map((b) => [b.bus, b.stuck]), [['b1', true], ['b2', false]]);
+  assert.equal(find('a read did not return: no more reads on this bus until it does').length, 1);
+
+  source.hang.clear();
+  source.release();
+  await until('b1 to read again', () => of('28-000000000002').at(-1) === 'ok');
+  const returned = find('the stuck read returned: reading this bus again');
+  assert.equal(returned.length, 1);
+  assert.ok(Number(returned[0]?.['skippedReads']) >= 3);
+  assert.equal(find('a read did not return: no more reads on this bus until it does').length, 1, 'logged once when it starts');
+});
