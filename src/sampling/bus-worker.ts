@@ -107,7 +107,7 @@ export class BusWorker {
     let order = due;
     const members = [...due, ...soon].map((slot) => ({ slot, device: slot.sensor.device, source: slot.sensor.source }));
     // A read still stuck in the kernel holds the bus: no conversion either (its sensors fail with bus_stuck).
-    const bulk = this.#opts.stuck.has(this.#bus) ? undefined : this.#policy.select(members);
+    const bulk = this.#opts.stuck.has(this.#bus) || this.#opts.stuck.starved() ? undefined : this.#policy.select(members);
     if (bulk) {
       const convertAll = bulk.source.convertAll?.bind(bulk.source);
       const result = convertAll && (await this.#blocking('therm_bulk_read', () => this.#track(convertAll(this.#bus), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
@@ -170,8 +170,17 @@ export class BusWorker {
     const stuck = this.#inflight && onStuck ? this.#opts.stuck.blocked(this.#bus) : undefined;
     if (stuck && onStuck) return onStuck(stuck);
     if (this.#inflight && !(await untilSettled(this.#inflight, signal))) return undefined;
-    const release = await this.#opts.gate.acquire(signal);
-    if (!release) return undefined;
+    let release: (() => void) | undefined;
+    while (!release) {
+      // Stuck reads hold every permit: say so rather than wait for a kernel that may never answer.
+      const starved = this.#opts.stuck.starved();
+      if (starved) return onStuck ? onStuck(starved) : onTimeout;
+      release = await this.#opts.gate.acquire(signal);
+      if (signal.aborted) {
+        release?.();
+        return undefined;
+      }
+    }
     const running = call();
     const inflight = running.then(release, release);
     this.#inflight = inflight;

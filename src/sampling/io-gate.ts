@@ -9,14 +9,14 @@
 export class IoGate {
   readonly limit: number;
   #inUse = 0;
-  readonly #queue: { grant: () => void }[] = [];
+  readonly #queue: { grant: () => void; refuse: () => void }[] = [];
 
   constructor(limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`gate limit must be a positive integer, not ${limit}`);
     this.limit = limit;
   }
 
-  /** Wait for a permit; resolves with its release function, or undefined if `signal` aborts first. */
+  /** Wait for a permit; resolves with its release function, or undefined if `signal` aborts first or the waiter is turned away. */
   acquire(signal?: AbortSignal): Promise<(() => void) | undefined> {
     if (signal?.aborted) return Promise.resolve(undefined);
     if (this.#inUse < this.limit && this.#queue.length === 0) {
@@ -30,6 +30,10 @@ export class IoGate {
           this.#inUse++;
           resolve(this.#releaser());
         },
+        refuse: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(undefined);
+        },
       };
       const onAbort = (): void => {
         const i = this.#queue.indexOf(entry);
@@ -39,6 +43,14 @@ export class IoGate {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(entry);
     });
+  }
+
+  /**
+   * Resolve every waiter with undefined. For when the permits will not come back soon (all
+   * held by reads stuck in the kernel): waiters report that rather than wait unseen.
+   */
+  turnAwayWaiters(): void {
+    for (const entry of this.#queue.splice(0)) entry.refuse();
   }
 
   get inUse(): number {

@@ -45,7 +45,8 @@ export class Scheduler {
   #running = false;
 
   constructor(options: SchedulerOptions) {
-    this.#opts = { ...options, gate: new IoGate(options.maxBlocking ?? blockingLimit()), stuck: new StuckReads(options.log, options.clock) };
+    const gate = new IoGate(options.maxBlocking ?? blockingLimit());
+    this.#opts = { ...options, gate, stuck: new StuckReads(options.log, options.clock, gate) };
   }
 
   /** Replace the sensor set. Sensors already known keep their next due time; new ones are due now. */

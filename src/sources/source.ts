@@ -19,7 +19,9 @@ export type ReadError =
   | { readonly code: 'io_error'; readonly errno: string; readonly message: string }
   | { readonly code: 'timeout'; readonly ms: number }
   /** Not read: an earlier read on the same bus timed out and is still blocked in the kernel. */
-  | { readonly code: 'bus_stuck'; readonly ms: number };
+  | { readonly code: 'bus_stuck'; readonly ms: number }
+  /** Not read: every thread the agent lets 1-Wire reads use is held by a read stuck in the kernel. */
+  | { readonly code: 'no_thread'; readonly stuck: number };
 
 export type ReadErrorCode = ReadError['code'];
 
@@ -101,5 +103,7 @@ export function describeError(error: ReadError): string {
       return `no answer within ${error.ms} ms`;
     case 'bus_stuck':
       return `not read: an earlier read on this bus has been blocked in the kernel for ${error.ms} ms`;
+    case 'no_thread':
+      return `not read: all ${error.stuck} threads for 1-Wire reads are held by reads stuck in the kernel (UV_THREADPOOL_SIZE raises the number)`;
   }
 }

@@ -101,6 +101,7 @@ const SHORT: Readonly<Record<ReadErrorCode, string>> = {
   io_error: 'I/O error',
   timeout: 'no answer',
   bus_stuck: 'bus blocked',
+  no_thread: 'no free thread',
 };
 
 export class LiveState {

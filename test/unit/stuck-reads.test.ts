@@ -66,3 +66,31 @@ test('a read that never returns: its bus gets no new read until it does, other b
   assert.ok(Number(returned[0]?.['skippedReads']) >= 3);
   assert.equal(find('a read did not return: no more reads on this bus until it does').length, 1, 'logged once when it starts');
 });
+
+test('stuck reads holding every thread: the other buses fail with no_thread instead of waiting unseen', { timeout: 20_000 }, async (t) => {
+  const { log, find } = memoryLog();
+  const source = new HangingSource();
+  source.hang.add('28-000000000001');
+  source.hang.add('28-000000000002');
+  const results: [string, ReadResult][] = [];
+  const s = new Scheduler({ clock: systemClock, log, readTimeoutMs: 40, maxBlocking: 2, onResult: (x, r) => void results.push([x.device.name, r]) });
+  t.after(() => s.stop());
+  s.setSensors([sensor(source, '28-000000000001', 'b1'), sensor(source, '28-000000000002', 'b2'), sensor(source, '28-000000000003', 'b3')]);
+  s.start();
+  const of = (name: string) => results.filter(([n]) => n === name).map(([, r]) => (r.ok ? 'ok' : r.error.code));
+  await until('bus b3 to report no_thread a few times', () => of('28-000000000003').filter((c) => c === 'no_thread').length >= 3);
+  const starving = 'every thread for 1-Wire reads is held by a stuck read: no bus can be read until one returns';
+  assert.equal(find(starving).length, 1, 'logged once when it starts');
+  assert.ok(
+    of('28-000000000003').slice(of('28-000000000003').indexOf('no_thread')).every((c) => c === 'no_thread'),
+    'nothing read on b3 while both threads are held',
+  );
+
+  source.hang.clear();
+  source.release();
+  await until('b3 to read again', () => of('28-000000000003').at(-1) === 'ok');
+  const freed = find('a thread for 1-Wire reads is free again');
+  assert.equal(freed.length, 1);
+  assert.ok(Number(freed[0]?.['skippedReads']) >= 3);
+  assert.equal(find(starving).length, 1);
+});
