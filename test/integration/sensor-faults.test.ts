@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { chmod, cp, open, readdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fixtureWorkspace, FIXTURES, startCli, type AgentProcess } from '../helpers/agent-process.js';
 import { findBinary, haveMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { subscribe, type Subscriber } from '../helpers/mqtt-sub.js';
@@ -98,8 +97,10 @@ test('a vanished bus master: its sensors go offline, the other bus goes on, all 
   assert.equal(said(), saidBefore, 'and not again while it lasted');
 });
 
-const noFuse = staleFuseUnavailable();
+// In CI the check runs inside the test (where it throws): a missing capability fails this test only.
+const noFuse = process.env['CI'] ? undefined : staleFuseUnavailable();
 test('a stale OWFS mount (ENOTCONN): its sensor goes offline with a hint, w1 sensors go on', { ...T, skip: noMosquitto || noFuse || false }, async (t) => {
+  staleFuseUnavailable();
   const owfsId = '28.FF2D79A21603';
   const r = await run(t, {
     // 3b-…: on the w1 tree only (the OWFS fixture has the 22- chip too, which it would read first).
@@ -194,7 +195,6 @@ test('a read that never returns: no second read is piled on its bus, the other b
   await r.availability('test/b/temperature', 'online', mark);
   await r.availability('test/c/temperature', 'online', mark);
   assert.equal(r.agent.logs.filter((l) => l['msg'] === 'a read did not return: no more reads on this bus until it does').length, 1, 'logged once');
-  await sleep(0);
 });
 
 /** How many threads of `pid` sleep in kernel function `wchan` (Linux /proc); undefined where /proc cannot tell. */
