@@ -7,7 +7,8 @@
  *
  *   npm run soak -- --minutes 10 [--seed 42]
  *
- * Not part of the test suite: it takes minutes and measures, it does not judge.
+ * Not part of the test suite: it takes minutes and measures. It exits 1 if a reading produced
+ * while it ran went missing or arrived out of order.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -129,6 +130,11 @@ try {
     agentCpuSeconds: cpu,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  // It measures rather than judges, but a lost or reordered reading is a failure whatever the figures.
+  if (report.missingWhileRunning > 0 || report.outOfOrder > 0) {
+    process.stdout.write(`soak: FAILED: ${report.missingWhileRunning} readings missing, ${report.outOfOrder} out of order\n`);
+    process.exitCode = 1;
+  }
   process.stdout.write('rss (kB) every minute: ' + rss.filter((_, i) => i % 6 === 0).map((r) => `${r.atS}s=${r.kb}`).join(' ') + '\n');
   if (rss.length >= 4) {
     const half = rss.slice(Math.floor(rss.length / 2));
