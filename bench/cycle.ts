@@ -40,12 +40,21 @@ export async function measureCycles(n: number, resolution: Resolution, opts: { b
     const devices = await source.list();
     const once = async (bulk: BulkMode): Promise<number> => {
       let done = 0;
-      const scheduler = new Scheduler({ clock: systemClock, log: silent, bulk, onResult: () => void done++ });
+      let t1 = 0;
+      let allRead!: () => void;
+      const finished = new Promise<void>((resolve) => (allRead = resolve));
+      // Stopped at the last result itself, not at the next tick of a polling loop.
+      const onResult = (): void => {
+        if (++done < devices.length) return;
+        t1 = performance.now();
+        allRead();
+      };
+      const scheduler = new Scheduler({ clock: systemClock, log: silent, bulk, onResult });
       scheduler.setSensors(devices.map((device) => ({ key: device.id.sysfs, device, source, intervalMs: 3_600_000 })));
       const t0 = performance.now();
       scheduler.start();
-      while (done < devices.length) await new Promise((r) => setTimeout(r, 1));
-      const ms = performance.now() - t0;
+      await finished;
+      const ms = t1 - t0;
       await scheduler.stop();
       return ms;
     };

@@ -37,8 +37,12 @@ export interface BusCounters {
   rejectedTriggers: number;
   /** Most reads ever waiting at once for this bus (kernel: threads asleep on bus_mutex). */
   maxQueued: number;
-  /** Time the bus mutex was held, ms. */
+  /** Time the bus mutex was held, ms (the sum of the simulated costs). */
   busyMs: number;
+  /** How late this process handed answers over, summed, ms (timer wake-ups, a busy CPU): not bus time, overhead of the simulation. */
+  lateMs: number;
+  /** The latest answer, ms after its due moment. */
+  maxLateMs: number;
 }
 
 export interface Timer {
@@ -56,11 +60,13 @@ export function convTimeMs(family: string, resolution: Resolution): number {
 export class BusModel {
   readonly name: string;
   readonly sensors = new Map<string, SimSensor>();
-  readonly counters: BusCounters = { singleConversions: 0, bulkConversions: 0, fastReads: 0, rejectedTriggers: 0, maxQueued: 0, busyMs: 0 };
+  readonly counters: BusCounters = { singleConversions: 0, bulkConversions: 0, fastReads: 0, rejectedTriggers: 0, maxQueued: 0, busyMs: 0, lateMs: 0, maxLateMs: 0 };
   readonly #timer: Timer;
   readonly #tReadMs: number;
   #mutex: Promise<void> = Promise.resolve();
   #queued = 0;
+  /** Bus clock: when the last transaction handed to the bus ends (timer time base). */
+  #busFreeAt = Number.NEGATIVE_INFINITY;
   /** Settles when the trigger being received (and its conversion, if accepted) is over. */
   #incoming: Promise<void> | undefined;
 
@@ -70,16 +76,20 @@ export class BusModel {
     this.#tReadMs = tReadMs;
   }
 
-  /** One read of `w1_slave` (or `temperature`): resolves with the file's text. */
-  async read(sensorName: string, file: 'w1_slave' | 'temperature'): Promise<string> {
-    this.beforeRead();
+  /**
+   * One read of `w1_slave` (or `temperature`): resolves with the file's text at the moment
+   * the bus would have finished it. `arrival` is when the reader showed up (the simulator's
+   * first sight of its open()); the read's bus time starts then, or when the bus comes free.
+   */
+  async read(sensorName: string, file: 'w1_slave' | 'temperature', arrival: number = this.#timer.now()): Promise<string> {
+    this.beforeRead(arrival);
     const sensor = this.sensors.get(sensorName);
     if (!sensor) return '';
     // w1_slave_show: while SLAVE_CONVERT_TRIGGERED < 0 the kernel returns 0 bytes at once. But
     // a FIFO write cannot block the way the kernel's trigger write does (the writer is already
     // past it), so a read that comes during a trigger waits for the conversion to end instead.
     if (this.#incoming) await this.#incoming;
-    return this.#withBus(async (start) => {
+    return this.#withBus(arrival, () => {
       sensor.reads++;
       let milli = sensor.milli;
       let cost = this.#tReadMs;
@@ -93,8 +103,8 @@ export class BusModel {
         cost += convTimeMs(sensor.family, sensor.resolution);
         this.counters.singleConversions++;
       }
-      await this.#timer.until(start + cost);
-      return render(sensor, milli, file);
+      // Rendered now (the value is fixed when the transaction starts), handed over at its end.
+      return { cost, result: render(sensor, milli, file) };
     });
   }
 
@@ -103,19 +113,20 @@ export class BusModel {
     return this.#queued;
   }
 
-  /** Called before each read: lets a trigger written just before it be seen first. */
-  beforeRead: () => void = () => {};
+  /** Called before each read (with its arrival): lets a trigger written just before it be seen first. */
+  beforeRead: (arrival: number) => void = () => {};
 
   /**
    * Bytes written to `therm_bulk_read`. therm_bulk_read_store acts only on a write of exactly
    * "trigger\n" (size == sizeof("trigger")); anything else is logged (err=-22) and ignored,
    * and the writer still sees success. Writes that reach the pipe together are told apart
    * by the "trigger\n" they contain; what is left over counts as one rejected write.
+   * `seen` is when the simulator found the bytes (the writer wrote them at or before then).
    */
-  write(text: string): void {
+  write(text: string, seen: number = this.#timer.now()): void {
     const triggers = text.split('trigger\n');
     const rest = triggers.join('');
-    for (let i = 1; i < triggers.length; i++) this.#startTrigger();
+    for (let i = 1; i < triggers.length; i++) this.#startTrigger(seen);
     if (rest.length > 0) this.counters.rejectedTriggers++;
   }
 
@@ -125,20 +136,25 @@ export class BusModel {
    * for it (see read()). Returns false when no slave can take part ("If its 0, no device
    * support the bulk read feature").
    */
-  #startTrigger(): boolean {
+  #startTrigger(seen: number): boolean {
     const bulk = [...this.sensors.values()].filter((s) => thermometerFamily(s.family)?.bulkRead === true);
     const tConv = Math.max(0, ...bulk.map((s) => convTimeMs(s.family, s.resolution)));
     if (tConv === 0) return false;
     this.counters.bulkConversions++;
-    const incoming = this.#withBus(async (start) => {
-      // Each sensor samples when CONVERT T goes out, as a single read does at its start.
-      for (const s of bulk) {
-        s.convertTriggered = -1;
-        s.latched = s.milli;
-      }
-      await this.#timer.until(start + tConv);
-      for (const s of bulk) s.convertTriggered = 1;
-    });
+    // Each sensor samples when CONVERT T goes out, as a single read does at its start.
+    const incoming = this.#withBus(
+      seen,
+      () => {
+        for (const s of bulk) {
+          s.convertTriggered = -1;
+          s.latched = s.milli;
+        }
+        return { cost: tConv, result: undefined };
+      },
+      () => {
+        for (const s of bulk) s.convertTriggered = 1;
+      },
+    );
     this.#incoming = incoming;
     void incoming.then(() => {
       if (this.#incoming === incoming) this.#incoming = undefined;
@@ -146,19 +162,33 @@ export class BusModel {
     return true;
   }
 
-  /** The bus mutex: one transaction at a time, in arrival order (kernel mutexes are FIFO-ish). */
-  async #withBus<T>(work: (start: number) => Promise<T>): Promise<T> {
+  /**
+   * The bus mutex: one transaction at a time, in arrival order (kernel mutexes are FIFO-ish),
+   * timed on a bus clock rather than by when this process gets round to it: a transaction
+   * starts at max(its arrival, the end of the one before) and ends `cost` later, whenever
+   * the previous answer actually went out. `begin` runs at the start (decides the cost and
+   * the answer), `end` at the end, just before the answer is handed over.
+   */
+  async #withBus<T>(arrival: number, begin: () => { cost: number; result: T }, end?: () => void): Promise<T> {
     this.#queued++;
     this.counters.maxQueued = Math.max(this.counters.maxQueued, this.#queued);
     const previous = this.#mutex;
     let release!: () => void;
     this.#mutex = new Promise<void>((resolve) => (release = resolve));
     await previous;
-    const start = this.#timer.now();
     try {
-      return await work(start);
+      const start = Math.max(arrival, this.#busFreeAt);
+      const { cost, result } = begin();
+      const deadline = start + cost;
+      this.#busFreeAt = deadline;
+      this.counters.busyMs += cost;
+      await this.#timer.until(deadline);
+      end?.();
+      const late = this.#timer.now() - deadline;
+      this.counters.lateMs += late;
+      this.counters.maxLateMs = Math.max(this.counters.maxLateMs, late);
+      return result;
     } finally {
-      this.counters.busyMs += this.#timer.now() - start;
       this.#queued--;
       release();
     }

@@ -74,13 +74,13 @@ export class FifoFile {
   readonly path: string;
   readonly #stock: FifoStock;
   readonly #mode: number;
-  readonly #answer: () => Promise<string>;
+  readonly #answer: (arrival: number) => Promise<string>;
   #closed = false;
   /** What close() leaves at the path; undefined: nothing (the caller removes the file). */
   #replacement: string | undefined;
   #loop: Promise<void> | undefined;
 
-  constructor(path: string, stock: FifoStock, answer: () => Promise<string>, mode = 0o644) {
+  constructor(path: string, stock: FifoStock, answer: (arrival: number) => Promise<string>, mode = 0o644) {
     this.path = path;
     this.#stock = stock;
     this.#answer = answer;
@@ -97,18 +97,21 @@ export class FifoFile {
       while (!this.#closed) {
         // Plain fds, closed synchronously: a reader waits for our close() to see EOF, and a
         // trip through the thread pool there would add to every simulated read.
-        let fd: number;
+        let opened: { fd: number; at: number };
         try {
-          fd = await openFd(this.path, constants.O_WRONLY);
+          opened = await openFd(this.path, constants.O_WRONLY);
         } catch {
           return; // the file was removed (a vanished sensor)
         }
         if (this.#closed) {
-          closeSync(fd);
+          closeSync(opened.fd);
           return;
         }
+        // The read's bus time runs from here: swapping the next FIFO in, the trigger drain and
+        // the answer's rendering happen inside it, not on top of it (bus-model.ts #withBus).
+        const served = this.#serve(opened.fd, opened.at);
         await this.#stock.place(this.path, this.#mode);
-        void this.#serve(fd);
+        void served;
       }
     } finally {
       if (this.#closed && this.#replacement !== undefined) {
@@ -118,9 +121,9 @@ export class FifoFile {
     }
   }
 
-  async #serve(fd: number): Promise<void> {
+  async #serve(fd: number, arrival: number): Promise<void> {
     try {
-      const text = await this.#answer();
+      const text = await this.#answer(arrival);
       // ≤ 100 bytes into an empty pipe never blocks; EPIPE when the reader gave up is fine.
       if (text.length > 0) writeSync(fd, text);
       closeSync(fd);
@@ -158,12 +161,12 @@ export class CommandFifo {
   readonly path: string;
   readonly #stock: FifoStock;
   readonly #mode: number;
-  readonly #onText: (text: string) => void;
+  readonly #onText: (text: string, seen: number) => void;
   #fd: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #buffer = Buffer.alloc(4096);
 
-  constructor(path: string, stock: FifoStock, onText: (text: string) => void, mode = 0o644) {
+  constructor(path: string, stock: FifoStock, onText: (text: string, seen: number) => void, mode = 0o644) {
     this.path = path;
     this.#stock = stock;
     this.#onText = onText;
@@ -176,7 +179,8 @@ export class CommandFifo {
     this.#timer = setInterval(() => this.drain(), 20);
   }
 
-  drain(): void {
+  /** Hand over what was written; `seen`: when (the writer wrote it at or before then). */
+  drain(seen: number = performance.now()): void {
     if (this.#fd === undefined) return;
     let text = '';
     for (;;) {
@@ -189,7 +193,7 @@ export class CommandFifo {
       if (n <= 0) break;
       text += this.#buffer.toString('latin1', 0, n);
     }
-    if (text.length > 0) this.#onText(text);
+    if (text.length > 0) this.#onText(text, seen);
   }
 
   close(): void {
@@ -203,6 +207,7 @@ export class CommandFifo {
   }
 }
 
-function openFd(path: string, flags: number): Promise<number> {
-  return new Promise((resolve, reject) => open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
+/** open(), and when this process saw it complete: for a FIFO, the moment a reader arrived. */
+function openFd(path: string, flags: number): Promise<{ fd: number; at: number }> {
+  return new Promise((resolve, reject) => open(path, flags, (err, fd) => (err ? reject(err) : resolve({ fd, at: performance.now() }))));
 }

@@ -48,9 +48,9 @@ async function start(message: SimInit): Promise<void> {
     buses.push(bus);
     for (const sensor of spec.sensors) await addSensor(bus, master, sensor, false);
     // therm_bulk_read is 0644 root-only on a real kernel; `refuseTrigger` makes it 0444 (EACCES for non-root).
-    const trigger = new CommandFifo(join(message.devices, master, 'therm_bulk_read'), stock, (text) => bus.write(text), message.refuseTrigger ? 0o444 : 0o644);
+    const trigger = new CommandFifo(join(message.devices, master, 'therm_bulk_read'), stock, (text, seen) => bus.write(text, seen), message.refuseTrigger ? 0o444 : 0o644);
     await trigger.start();
-    bus.beforeRead = () => trigger.drain();
+    bus.beforeRead = (arrival) => trigger.drain(arrival);
     masterFifos.push(trigger);
   }
   if (message.driftMs !== undefined) driftTimer = setInterval(drift, message.driftMs);
@@ -73,7 +73,7 @@ async function addSensor(bus: BusModel, master: string, spec: SimSensorSpec, wri
   };
   bus.sensors.set(spec.name, sensor);
   const dir = join(init.devices, master, spec.name);
-  const files = (['w1_slave', 'temperature'] as const).map((file) => new FifoFile(join(dir, file), stock, () => bus.read(spec.name, file)));
+  const files = (['w1_slave', 'temperature'] as const).map((file) => new FifoFile(join(dir, file), stock, (arrival) => bus.read(spec.name, file, arrival)));
   for (const f of files) await f.start();
   sensors.set(spec.name, { bus, master, spec, files });
 }
