@@ -13,77 +13,102 @@ import { startMosquitto } from '../test/helpers/mosquitto.js';
  * `npm run bench`: bus speed against the physical floor, thread-pool starvation, agent cost
  * against a Python baseline, broker latency. Every comparison is measured in this run, side
  * by side. Prints tables, writes bench/result.json, ends with one line per target.
- * `--quick` runs small sizes only (a smoke test of the bench itself).
+ * `--quick` runs small sizes only (a smoke test of the bench itself). `BENCH_ONLY=cost` (or
+ * `--only=cost`; parts: cycle, starve, cost, latency, comma-separated) runs only those parts,
+ * prints their targets and leaves bench/result.json alone.
  */
 const quick = process.argv.includes('--quick');
+const only = new Set((process.argv.find((a) => a.startsWith('--only='))?.slice(7) ?? process.env['BENCH_ONLY'] ?? '').split(',').filter((p) => p !== ''));
+for (const p of only) if (!['cycle', 'starve', 'cost', 'latency'].includes(p)) throw new Error(`bench: unknown part ${p} (cycle, starve, cost, latency)`);
+const runs = (part: string): boolean => only.size === 0 || only.has(part);
 const T_READ = 12;
 const started = Date.now();
 const log = (s: string): void => void process.stdout.write(`${s}\n`);
 
-log(`w1mqtt bench${quick ? ' (--quick)' : ''}: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), t_read ${T_READ} ms`);
+log(`w1mqtt bench${quick ? ' (--quick)' : ''}${only.size > 0 ? ` (only ${[...only].join(',')})` : ''}: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), t_read ${T_READ} ms`);
 log('building dist/ for the agent processes …');
 execFileSync(process.execPath, [new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname, '-p', 'tsconfig.build.json'], { cwd: new URL('../', import.meta.url).pathname, stdio: 'inherit' });
 
 // (a) one bus, N sensors, 12 and 9 bit
 const sizes = quick ? [1, 10] : [1, 10, 50, 100];
 const cycles: CycleResult[] = [];
-for (const resolution of [12, 9] as const) {
+for (const resolution of runs('cycle') ? ([12, 9] as const) : []) {
   for (const n of sizes) {
     cycles.push(await measureCycles(n, resolution, { tReadMs: T_READ, reps: 3 }));
     log(`  measured N=${n} at ${resolution} bit`);
   }
 }
-log('\n(a) one bus: time to read every sensor once (ms)');
-log(
-  table(
-    ['N', 'bits', 'floor', 'w1mqtt (bulk)', 'w1mqtt / floor', 'one by one', 'one by one / w1mqtt'],
-    cycles.map((c) => [String(c.n), String(c.resolution), c.floorMs, c.bulkMs, c.bulkMs / c.floorMs, c.oneByOneMs, c.oneByOneMs / c.bulkMs]),
-  ),
-);
+if (runs('cycle')) {
+  log('\n(a) one bus: time to read every sensor once (ms)');
+  log(
+    table(
+      ['N', 'bits', 'floor', 'w1mqtt (bulk)', 'w1mqtt / floor', 'one by one', 'one by one / w1mqtt'],
+      cycles.map((c) => [String(c.n), String(c.resolution), c.floorMs, c.bulkMs, c.bulkMs / c.floorMs, c.oneByOneMs, c.oneByOneMs / c.bulkMs]),
+    ),
+  );
+}
 
 // (b) two buses in parallel
 const perBus = quick ? 10 : 50;
-const two = await measureCycles(perBus, 12, { tReadMs: T_READ, reps: 3, buses: 2 });
-log(`\n(b) two buses of ${perBus} at 12 bit, read in parallel (ms)`);
-log(table(['floor (per bus)', 'w1mqtt (bulk)', 'w1mqtt / floor', 'one by one', 'one by one / w1mqtt'], [[two.floorMs, two.bulkMs, two.bulkMs / two.floorMs, two.oneByOneMs, two.oneByOneMs / two.bulkMs]]));
+const two = runs('cycle') ? await measureCycles(perBus, 12, { tReadMs: T_READ, reps: 3, buses: 2 }) : undefined;
+if (two) {
+  log(`\n(b) two buses of ${perBus} at 12 bit, read in parallel (ms)`);
+  log(table(['floor (per bus)', 'w1mqtt (bulk)', 'w1mqtt / floor', 'one by one', 'one by one / w1mqtt'], [[two.floorMs, two.bulkMs, two.bulkMs / two.floorMs, two.oneByOneMs, two.oneByOneMs / two.bulkMs]]));
+}
 
 // thread pool
-const starve: StarveResult[] = await measureStarvation(4, 5);
-log('\n(e) thread pool: 4 buses × 5 sensors at 12 bit read once, while an unrelated fs.stat runs every 20 ms');
-log(table(['reader', 'UV_THREADPOOL_SIZE', 'cycle ms', 'fs.stat wait p50 ms', 'worst ms'], starve.map((s) => [s.label, String(s.pool), s.cycleMs, s.p50, s.max])));
+const starve: StarveResult[] = runs('starve') ? await measureStarvation(4, 5) : [];
+if (runs('starve')) {
+  log('\n(e) thread pool: 4 buses × 5 sensors at 12 bit read once, while an unrelated fs.stat runs every 20 ms');
+  log(table(['reader', 'UV_THREADPOOL_SIZE', 'cycle ms', 'fs.stat wait p50 ms', 'worst ms'], starve.map((s) => [s.label, String(s.pool), s.cycleMs, s.p50, s.max])));
+}
 
 // (c) agent cost
-const mosquitto = await startMosquitto();
-let cost: CostResult[];
+let cost: CostResult[] = [];
 const sensors = quick ? 200 : 1000;
 const readings = quick ? 2_000 : 10_000;
-try {
-  if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} missing`);
-  cost = await measureCost(sensors, readings, { mosquittoUrl: mosquitto.url });
-} finally {
-  await mosquitto.stop();
+if (runs('cost')) {
+  const mosquitto = await startMosquitto();
+  try {
+    if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} missing`);
+    cost = await measureCost(sensors, readings, { mosquittoUrl: mosquitto.url });
+  } finally {
+    await mosquitto.stop();
+  }
+  log(`\n(c) agent cost: ${sensors} sensors (plain files, no delays) read every second, QoS 1, ${readings} readings counted by a subscriber`);
+  log(table(['publisher', 'CPU s / 10 000 readings', 'peak RSS MB'], cost.map((c) => [c.label, c.cpuPer10k, c.peakRssMb])));
 }
-log(`\n(c) agent cost: ${sensors} sensors (plain files, no delays) read every second, QoS 1, ${readings} readings counted by a subscriber`);
-log(table(['publisher', 'CPU s / 10 000 readings', 'peak RSS MB'], cost.map((c) => [c.label, c.cpuPer10k, c.peakRssMb])));
 
 // (d) broker latency
-const latency: LatencyResult[] = await measureLatency(quick ? 200 : 1000, 2);
-log('\n(d) publish → receive latency, QoS 1, one message every 2 ms (ms)');
-log(table(['broker', 'messages', 'p50', 'p99'], latency.map((l) => [l.broker, String(l.messages), l.p50, l.p99])));
+const latency: LatencyResult[] = runs('latency') ? await measureLatency(quick ? 200 : 1000, 2) : [];
+if (runs('latency')) {
+  log('\n(d) publish → receive latency, QoS 1, one message every 2 ms (ms)');
+  log(table(['broker', 'messages', 'p50', 'p99'], latency.map((l) => [l.broker, String(l.messages), l.p50, l.p99])));
+}
 
-// targets
-const worst = cycles.reduce((a, c) => (c.bulkMs / c.floorMs > a.bulkMs / a.floorMs ? c : a));
-const at50 = cycles.find((c) => c.n === (quick ? 10 : 50) && c.resolution === 12);
-const agent = cost.find((c) => c.label.startsWith('w1mqtt → mosquitto (fds kept'));
-const python = cost.find((c) => c.label.startsWith('python3'));
-const peak = Math.max(...cost.filter((c) => c.label.startsWith('w1mqtt')).map((c) => c.peakRssMb));
-const targets = [
-  { name: 'cycle ≤ 1.10 × floor, every N', value: `worst ${fmt(worst.bulkMs / worst.floorMs)}× (N=${worst.n}, ${worst.resolution} bit)`, met: worst.bulkMs / worst.floorMs <= 1.1 },
-  { name: `≥ 25× faster than one by one at N=${at50?.n ?? '?'}`, value: `${fmt((at50?.oneByOneMs ?? 0) / (at50?.bulkMs ?? 1))}×`, met: (at50?.oneByOneMs ?? 0) / (at50?.bulkMs ?? 1) >= 25 },
-  { name: 'agent CPU per reading ≤ ½ Python baseline', value: `${fmt((agent?.cpuPer10k ?? 0) / (python?.cpuPer10k ?? 1))}× the baseline`, met: (agent?.cpuPer10k ?? Infinity) <= (python?.cpuPer10k ?? 0) / 2 },
-  { name: `agent RSS < 80 MB at ${sensors} sensors`, value: `${fmt(peak)} MB`, met: peak < 80 },
-];
-const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, targets, seconds: (Date.now() - started) / 1000 };
-await writeFile(new URL('./result.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
-log(`\nwrote bench/result.json (${fmt(result.seconds)} s)`);
+// targets (those of the parts that ran)
+const targets: { name: string; value: string; met: boolean }[] = [];
+if (runs('cycle')) {
+  const worst = cycles.reduce((a, c) => (c.bulkMs / c.floorMs > a.bulkMs / a.floorMs ? c : a));
+  const at50 = cycles.find((c) => c.n === (quick ? 10 : 50) && c.resolution === 12);
+  targets.push(
+    { name: 'cycle ≤ 1.10 × floor, every N', value: `worst ${fmt(worst.bulkMs / worst.floorMs)}× (N=${worst.n}, ${worst.resolution} bit)`, met: worst.bulkMs / worst.floorMs <= 1.1 },
+    { name: `≥ 25× faster than one by one at N=${at50?.n ?? '?'}`, value: `${fmt((at50?.oneByOneMs ?? 0) / (at50?.bulkMs ?? 1))}×`, met: (at50?.oneByOneMs ?? 0) / (at50?.bulkMs ?? 1) >= 25 },
+  );
+}
+if (runs('cost')) {
+  const agent = cost.find((c) => c.label.startsWith('w1mqtt → mosquitto (fds kept'));
+  const python = cost.find((c) => c.label.startsWith('python3'));
+  const peak = Math.max(...cost.filter((c) => c.label.startsWith('w1mqtt')).map((c) => c.peakRssMb));
+  targets.push(
+    { name: 'agent CPU per reading ≤ ½ Python baseline', value: `${fmt((agent?.cpuPer10k ?? 0) / (python?.cpuPer10k ?? 1))}× the baseline`, met: (agent?.cpuPer10k ?? Infinity) <= (python?.cpuPer10k ?? 0) / 2 },
+    { name: `agent RSS < 80 MB at ${sensors} sensors`, value: `${fmt(peak)} MB`, met: peak < 80 },
+  );
+}
+const seconds = (Date.now() - started) / 1000;
+if (only.size === 0) {
+  const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, targets, seconds };
+  await writeFile(new URL('./result.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  log(`\nwrote bench/result.json (${fmt(seconds)} s)`);
+} else log(`\n${fmt(seconds)} s (bench/result.json is written by full runs only)`);
 for (const t of targets) log(`target: ${t.name}: ${t.value}: ${t.met ? 'MET' : 'NOT MET'}`);
