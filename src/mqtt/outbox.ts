@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import { OutboxEpisodes, type Outcome } from './outbox-episodes.js';
 import { OutboxQueue } from './outbox-queue.js';
-import { encodeMessage, type QueuedMessage } from './outbox-record.js';
+import { encodeJsonLine, lineSize, messageJson, type QueuedMessage } from './outbox-record.js';
+import type { MemEntry } from './outbox-queue.js';
 import type { OutboxLink, OutboxStats, OutgoingMessage } from './outbox-link.js';
 import { SegmentStore, type StoredMessage } from './outbox-store.js';
 
@@ -37,6 +38,13 @@ export interface OutboxOptions {
   readonly tickMs?: number;
   /** @default 32 */
   readonly window?: number;
+  /**
+   * How long a new message may wait for others before the window is filled (ms). Sent one
+   * by one, each reading costs its own socket write and its own PUBACK wake-up; gathered, a
+   * whole window goes out in one write() (MQTT.js corks the socket until the next tick).
+   * @default 20
+   */
+  readonly flushMs?: number;
 }
 
 /** Without a writable state directory the queue lives in memory: keep it small. */
@@ -61,6 +69,11 @@ export class Outbox {
   /** Writes failing (disk full, read-only, gone): since when and how often, for the line that says it works again. */
   #writeFailing: { since: number; count: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #flush: NodeJS.Timeout | undefined;
+  readonly #flushNow = (): void => {
+    this.#flush = undefined;
+    this.#pump();
+  };
   #drained: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   readonly #onUp = (): void => this.#pump();
@@ -131,12 +144,15 @@ export class Outbox {
   /** Queue one message. Returns at once; with the link down it is on disk (page cache) before this returns. */
   enqueue(message: OutgoingMessage): void {
     if (this.#stopping) return;
-    const m: QueuedMessage = { ...message, seq: ++this.#lastSeq, at: this.#now() };
-    const line = encodeMessage(m);
-    this.#q.push({ ...m, size: line.length, line });
+    const m: QueuedMessage = { topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, latest: message.latest, seq: ++this.#lastSeq, at: this.#now() };
+    this.#q.push(new MemMessage(m));
     this.#enforceLimits();
-    if (this.#link.connected) this.#pump();
-    else this.#spill(true);
+    if (!this.#link.connected) this.#spill(true);
+    else if (this.#flush === undefined) {
+      const ms = this.#o.flushMs ?? 20;
+      if (ms <= 0) this.#pump();
+      else this.#flush = setTimeout(this.#flushNow, ms);
+    }
   }
 
   stats(): OutboxStats {
@@ -262,6 +278,7 @@ export class Outbox {
 
   async #stop(): Promise<void> {
     clearInterval(this.#timer);
+    clearTimeout(this.#flush);
     this.#link.events.off('up', this.#onUp);
     this.#link.events.off('down', this.#onDown);
     if (this.#q.inflight.size > 0 && this.#link.connected) {
@@ -282,6 +299,41 @@ export class Outbox {
       this.#log.warn({ err: errText(err) }, 'closing the outbox failed');
     }
     this.#log.info({ queued: this.#q.count, ...this.#ep.totals }, 'outbox closed');
+  }
+}
+
+/**
+ * A message in memory. Its disk line (JSON, CRC) is built only if it is ever written:
+ * with the broker acknowledging, it never is. The size (what counts against `max_bytes`)
+ * is the line's, computed from the same JSON.
+ */
+class MemMessage implements MemEntry {
+  readonly seq: number;
+  readonly at: number;
+  readonly topic: string;
+  readonly payload: string;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  readonly latest: boolean;
+  readonly size: number;
+  #json: string | undefined;
+
+  constructor(m: QueuedMessage) {
+    this.seq = m.seq;
+    this.at = m.at;
+    this.topic = m.topic;
+    this.payload = m.payload;
+    this.qos = m.qos;
+    this.retain = m.retain;
+    this.latest = m.latest;
+    this.#json = messageJson(m);
+    this.size = lineSize(this.#json);
+  }
+
+  get line(): Buffer {
+    const line = encodeJsonLine(this.#json ?? messageJson(this));
+    this.#json = undefined;
+    return line;
   }
 }
 
