@@ -52,6 +52,7 @@ export const MEMORY_ONLY_MAX_MESSAGES = 50_000;
 /** Write a delivered mark at least every this many acknowledgements (bounds duplicates after a crash). */
 const MARK_EVERY = 100;
 const STOP_WAIT_MS = 2_000;
+const RETAIN_QOS1 = Object.freeze({ qos: 1, retain: true } as const);
 
 export class Outbox {
   readonly #o: OutboxOptions;
@@ -70,14 +71,25 @@ export class Outbox {
   #writeFailing: { since: number; count: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flush: NodeJS.Timeout | undefined;
+  /**
+   * Messages (and bytes) gathered for the pending flush. They do not count against the
+   * limits: with the broker acknowledging they were never meant to wait, and a burst of
+   * readings must not push out anything while connected (a small `max_messages`).
+   */
+  #unflushed = { count: 0, bytes: 0 };
   readonly #flushNow = (): void => {
     this.#flush = undefined;
+    this.#unflushed = { count: 0, bytes: 0 };
     this.#pump();
   };
   #drained: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   readonly #onUp = (): void => this.#pump();
-  readonly #onDown = (): void => this.#spill(true);
+  readonly #onDown = (): void => {
+    this.#unflushed = { count: 0, bytes: 0 };
+    this.#enforceLimits();
+    this.#spill(true);
+  };
 
   constructor(options: OutboxOptions) {
     this.#o = options;
@@ -145,14 +157,17 @@ export class Outbox {
   enqueue(message: OutgoingMessage): void {
     if (this.#stopping) return;
     const m: QueuedMessage = { topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, latest: message.latest, seq: ++this.#lastSeq, at: this.#now() };
-    this.#q.push(new MemMessage(m));
+    const entry = new MemMessage(m);
+    this.#q.push(entry);
+    const ms = this.#o.flushMs ?? 20;
+    if (this.#link.connected && ms > 0) {
+      this.#unflushed.count++;
+      this.#unflushed.bytes += entry.size;
+    }
     this.#enforceLimits();
     if (!this.#link.connected) this.#spill(true);
-    else if (this.#flush === undefined) {
-      const ms = this.#o.flushMs ?? 20;
-      if (ms <= 0) this.#pump();
-      else this.#flush = setTimeout(this.#flushNow, ms);
-    }
+    else if (ms <= 0) this.#pump();
+    else this.#flush ??= setTimeout(this.#flushNow, ms);
   }
 
   stats(): OutboxStats {
@@ -171,20 +186,25 @@ export class Outbox {
         continue;
       }
       inflight.set(m.seq, m);
-      link.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }).then(
-        () => {
-          if (!inflight.delete(m.seq)) return;
-          this.#finish(m, 'delivered');
-          this.#pump();
-        },
-        (err: unknown) => {
-          if (!inflight.delete(m.seq) || this.#stopping) return;
-          // Sent again from the next tick on, ahead of everything newer.
-          this.#log.debug({ topic: m.topic, seq: m.seq, err: errText(err) }, 'publish refused: will resend');
-          this.#q.refused(m);
-        },
-      );
+      const done = (err: unknown): void => this.#settled(m, err);
+      const opts = m.retain ? (m.qos === 1 ? RETAIN_QOS1 : { qos: m.qos, retain: true }) : { qos: m.qos, retain: false };
+      if (link.send) link.send(m.topic, m.payload, opts, done);
+      else link.publish(m.topic, m.payload, opts).then(() => done(undefined), (err: unknown) => done(err ?? new Error('refused')));
     }
+  }
+
+  /** The broker acknowledged `m` (err undefined) or the client refused it. */
+  #settled(m: StoredMessage, err: unknown): void {
+    if (!this.#q.inflight.delete(m.seq)) return;
+    if (!err) {
+      this.#finish(m, 'delivered');
+      this.#pump();
+      return;
+    }
+    if (this.#stopping) return;
+    // Sent again from the next tick on, ahead of everything newer.
+    this.#log.debug({ topic: m.topic, seq: m.seq, err: errText(err) }, 'publish refused: will resend');
+    this.#q.refused(m);
   }
 
   #finish(m: StoredMessage, how: Outcome): void {
@@ -196,7 +216,7 @@ export class Outbox {
 
   /** Over a limit: drop the oldest waiting message until under it. Logged when dropping starts and ends. */
   #enforceLimits(): void {
-    const over = (): boolean => this.#q.count > this.#maxMessages || this.#q.bytes > this.#o.maxBytes;
+    const over = (): boolean => this.#q.count - this.#unflushed.count > this.#maxMessages || this.#q.bytes - this.#unflushed.bytes > this.#o.maxBytes;
     if (!over()) return this.#ep.endDropping();
     while (over()) {
       const m = this.#q.takeNext();

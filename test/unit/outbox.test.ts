@@ -112,6 +112,19 @@ test('messages queued close together go out together, a window at a time', T, as
   assert.deepEqual(link.delivered, Array.from({ length: 20 }, (_, i) => String(i)));
 });
 
+test('a burst gathered for one write while connected drops nothing, even over max_messages', T, async (t) => {
+  const { link, outbox } = await setup(t, { maxMessages: 5, flushMs: 30 });
+  link.up();
+  for (let i = 0; i < 12; i++) outbox.enqueue(msg(String(i)));
+  await until('all delivered', () => link.delivered.length === 12);
+  assert.equal(outbox.stats().dropped, 0);
+  link.down();
+  link.autoAck = false;
+  for (let i = 12; i < 20; i++) outbox.enqueue(msg(String(i)));
+  assert.equal(outbox.stats().queued, 5, 'while the broker is away the limit holds');
+  assert.equal(outbox.stats().dropped, 3);
+});
+
 test('at most `window` unacknowledged at once, and no more than the broker Receive Maximum', T, async (t) => {
   const { link, outbox } = await setup(t, { window: 8, flushMs: 0 });
   link.autoAck = false;
