@@ -292,6 +292,11 @@ export class Outbox {
 
   /** Idempotent: waits briefly for acknowledgements, then writes whatever is still unacknowledged. */
   stop(): Promise<void> {
+    // What was gathered for the next write goes now, so the wait below covers it too.
+    if (this.#stopping === undefined && this.#flush !== undefined) {
+      clearTimeout(this.#flush);
+      this.#flushNow();
+    }
     this.#stopping ??= this.#stop();
     return this.#stopping;
   }

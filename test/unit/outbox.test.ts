@@ -125,6 +125,16 @@ test('a burst gathered for one write while connected drops nothing, even over ma
   assert.equal(outbox.stats().dropped, 3);
 });
 
+test('stop() sends what was gathered for the next write and waits for its acknowledgement', T, async (t) => {
+  const { dir, link, outbox } = await setup(t, { flushMs: 10_000 });
+  link.up();
+  outbox.enqueue(msg('last'));
+  assert.equal(link.sent.length, 0);
+  await outbox.stop();
+  assert.deepEqual(link.delivered, ['last']);
+  assert.deepEqual(await queueFiles(dir), [], 'nothing left for the next run');
+});
+
 test('at most `window` unacknowledged at once, and no more than the broker Receive Maximum', T, async (t) => {
   const { link, outbox } = await setup(t, { window: 8, flushMs: 0 });
   link.autoAck = false;
