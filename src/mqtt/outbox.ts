@@ -77,6 +77,11 @@ export class Outbox {
    * readings must not push out anything while connected (a small `max_messages`).
    */
   #unflushed = { count: 0, bytes: 0 };
+  #refill = false;
+  readonly #refillNow = (): void => {
+    this.#refill = false;
+    this.#pump();
+  };
   readonly #flushNow = (): void => {
     this.#flush = undefined;
     this.#unflushed = { count: 0, bytes: 0 };
@@ -198,7 +203,12 @@ export class Outbox {
     if (!this.#q.inflight.delete(m.seq)) return;
     if (!err) {
       this.#finish(m, 'delivered');
-      this.#pump();
+      // Refilled once the acknowledgements that came in together are all handled: MQTT.js
+      // handles one PUBACK per tick, and a publish per PUBACK would be a socket write each.
+      if (!this.#refill) {
+        this.#refill = true;
+        setImmediate(this.#refillNow);
+      }
       return;
     }
     if (this.#stopping) return;
