@@ -17,6 +17,9 @@ export interface CostResult {
 }
 
 const ROOT = new URL('../', import.meta.url).pathname;
+const extraFlags = (process.env['BENCH_AGENT_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+/** Runs to do (bundled, mosquitto, open, python); all by default. */
+const pick = new Set((process.env['BENCH_COST'] ?? '').split(',').filter((p) => p !== ''));
 export const DEBIAN_PYTHON = '/usr/bin/python3';
 
 /**
@@ -42,19 +45,21 @@ export async function measureCost(sensors: number, readings: number, brokers: { 
       await writeFile(file, `${mqttPart}sources:\n  - type: w1\n    path: ${devices}\ninterval: 1s\nlog_level: warn\nweb:\n  enabled: false\nstate_dir: ${join(dir, `state-${name}`)}\n`);
       return file;
     };
-    // Started as scripts/start.sh starts it (same node flags). On sysfs the agent keeps each w1_slave open and re-reads it (one thread-pool trip);
+    // Started as scripts/start.sh starts it (same node flags; BENCH_AGENT_FLAGS adds some for
+    // profiling, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, and BENCH_COST=mosquitto,python picks runs). On sysfs the agent keeps each w1_slave open and re-reads it (one thread-pool trip);
     // on this tmpfs copy it would open, read and close each time unless told to keep fds.
     const agent = (keepFds: boolean) => (config: string) =>
-      spawn(process.execPath, ['--max-semi-space-size=1', join(ROOT, 'bin/w1mqtt.cjs'), 'run', '--config', config], {
+      spawn(process.execPath, ['--max-semi-space-size=1', ...extraFlags, join(ROOT, 'bin/w1mqtt.cjs'), 'run', '--config', config], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, W1MQTT_KEEP_FDS: keepFds ? '1' : '0' },
       });
     const mUrl = new URL(brokers.mosquittoUrl);
-    results.push(await run('w1mqtt → bundled broker (fds kept, as on sysfs)', agent(true), `mqtt://127.0.0.1:${bundledPort}`, 'bundled', sensors, readings, await agentConfig('bundled', undefined)));
-    results.push(await run('w1mqtt → mosquitto (fds kept, as on sysfs)', agent(true), brokers.mosquittoUrl, 'mosquitto', sensors, readings, await agentConfig('mosquitto', brokers.mosquittoUrl)));
-    results.push(await run('w1mqtt → mosquitto (open/read/close per reading)', agent(false), brokers.mosquittoUrl, 'mosquitto2', sensors, readings, await agentConfig('mosquitto2', brokers.mosquittoUrl)));
+    const picked = (name: string): boolean => pick.size === 0 || pick.has(name);
+    if (picked('bundled')) results.push(await run('w1mqtt → bundled broker (fds kept, as on sysfs)', agent(true), `mqtt://127.0.0.1:${bundledPort}`, 'bundled', sensors, readings, await agentConfig('bundled', undefined)));
+    if (picked('mosquitto')) results.push(await run('w1mqtt → mosquitto (fds kept, as on sysfs)', agent(true), brokers.mosquittoUrl, 'mosquitto', sensors, readings, await agentConfig('mosquitto', brokers.mosquittoUrl)));
+    if (picked('open')) results.push(await run('w1mqtt → mosquitto (open/read/close per reading)', agent(false), brokers.mosquittoUrl, 'mosquitto2', sensors, readings, await agentConfig('mosquitto2', brokers.mosquittoUrl)));
     const python = () => spawn(DEBIAN_PYTHON, [join(ROOT, 'bench/baseline_paho.py'), devices, mUrl.hostname, mUrl.port, '1', 'baseline'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    results.push(await run('python3 + paho-mqtt → mosquitto', python, brokers.mosquittoUrl, 'baseline', sensors, readings, ''));
+    if (picked('python')) results.push(await run('python3 + paho-mqtt → mosquitto', python, brokers.mosquittoUrl, 'baseline', sensors, readings, ''));
     return results;
   } finally {
     await rm(dir, { recursive: true, force: true });

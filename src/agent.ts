@@ -320,16 +320,17 @@ export class Agent {
     }
     const sensor = this.#plan.get(scheduled.key);
     if (!sensor) return; // re-planned away while the read was in flight
-    const context = { topic: sensor.topic, bus: sensor.device.bus };
+    // One context for both trackers' log lines (only written when something changes).
+    const context = { sensor: sensor.displayId, topic: sensor.topic, bus: sensor.device.bus };
     this.events.emit('reading', sensor, result, at);
     if (!result.ok) {
       const sourceDown = this.#sources.some((s) => s.source === sensor.source && s.failing);
       this.#faults.failure(sensor.displayId, result.error, at, context, !sourceDown);
-      this.#publishAvailability(sensor, this.#availability.failure(sensor.key, result.error.code, at, { ...context, sensor: sensor.displayId }));
+      this.#publishAvailability(sensor, this.#availability.failure(sensor.key, result.error.code, at, context));
       return;
     }
     this.#faults.success(sensor.displayId, at, context);
-    this.#publishAvailability(sensor, this.#availability.success(sensor.key, at, { ...context, sensor: sensor.displayId }));
+    this.#publishAvailability(sensor, this.#availability.success(sensor.key, at, context));
     if (this.#held) this.#held.push({ key: sensor.key, milli: result.milli, at });
     else this.#publishReading(sensor, result.milli, at);
   }

@@ -11,6 +11,8 @@ export interface OutboxLink {
   /** MQTT 5 Receive Maximum from the broker's CONNACK, if it sent one. */
   readonly receiveMaximum: number | undefined;
   publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void>;
+  /** The same as publish() with a callback: no promise per message (MqttPublisher has it). */
+  send?(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }, done: (err: Error | undefined) => void): void;
   readonly events: EventEmitter<{ up: []; down: [] }>;
 }
 

@@ -40,13 +40,30 @@ export interface Decoded<T> {
 const NEWLINE = 0x0a;
 
 export function encodeLine(value: unknown): Buffer {
-  const json = Buffer.from(JSON.stringify(value), 'utf8');
-  const crc = crc32(json).toString(16).padStart(8, '0');
-  return Buffer.concat([Buffer.from(`${crc} `, 'latin1'), json, Buffer.from('\n', 'latin1')]);
+  return encodeJsonLine(JSON.stringify(value));
+}
+
+/** `<crc> <json>\n` for JSON text already made. */
+export function encodeJsonLine(json: string): Buffer {
+  const line = Buffer.allocUnsafe(lineSize(json));
+  const n = line.write(json, 9, 'utf8');
+  line.write(`${crc32(line.subarray(9, 9 + n)).toString(16).padStart(8, '0')} `, 0, 'latin1');
+  line[9 + n] = NEWLINE;
+  return line;
+}
+
+/** The byte length of the line encodeJsonLine makes of `json`. */
+export function lineSize(json: string): number {
+  return Buffer.byteLength(json, 'utf8') + 10;
+}
+
+/** The JSON a message's record holds. */
+export function messageJson(m: QueuedMessage): string {
+  return JSON.stringify({ s: m.seq, a: m.at, t: m.topic, p: m.payload, q: m.qos, r: m.retain ? 1 : 0, l: m.latest ? 1 : 0 });
 }
 
 export function encodeMessage(m: QueuedMessage): Buffer {
-  return encodeLine({ s: m.seq, a: m.at, t: m.topic, p: m.payload, q: m.qos, r: m.retain ? 1 : 0, l: m.latest ? 1 : 0 });
+  return encodeJsonLine(messageJson(m));
 }
 
 /** "Every message with seq ≤ `seq` is delivered or given up": written as delivery moves on. */

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import { OutboxEpisodes, type Outcome } from './outbox-episodes.js';
 import { OutboxQueue } from './outbox-queue.js';
-import { encodeMessage, type QueuedMessage } from './outbox-record.js';
+import { encodeJsonLine, lineSize, messageJson, type QueuedMessage } from './outbox-record.js';
+import type { MemEntry } from './outbox-queue.js';
 import type { OutboxLink, OutboxStats, OutgoingMessage } from './outbox-link.js';
 import { SegmentStore, type StoredMessage } from './outbox-store.js';
 
@@ -37,6 +38,13 @@ export interface OutboxOptions {
   readonly tickMs?: number;
   /** @default 32 */
   readonly window?: number;
+  /**
+   * How long a new message may wait for others before the window is filled (ms). Sent one
+   * by one, each reading costs its own socket write and its own PUBACK wake-up; gathered, a
+   * whole window goes out in one write() (MQTT.js corks the socket until the next tick).
+   * @default 20
+   */
+  readonly flushMs?: number;
 }
 
 /** Without a writable state directory the queue lives in memory: keep it small. */
@@ -44,6 +52,7 @@ export const MEMORY_ONLY_MAX_MESSAGES = 50_000;
 /** Write a delivered mark at least every this many acknowledgements (bounds duplicates after a crash). */
 const MARK_EVERY = 100;
 const STOP_WAIT_MS = 2_000;
+const RETAIN_QOS1 = Object.freeze({ qos: 1, retain: true } as const);
 
 export class Outbox {
   readonly #o: OutboxOptions;
@@ -61,10 +70,31 @@ export class Outbox {
   /** Writes failing (disk full, read-only, gone): since when and how often, for the line that says it works again. */
   #writeFailing: { since: number; count: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #flush: NodeJS.Timeout | undefined;
+  /**
+   * Messages (and bytes) gathered for the pending flush. They do not count against the
+   * limits: with the broker acknowledging they were never meant to wait, and a burst of
+   * readings must not push out anything while connected (a small `max_messages`).
+   */
+  #unflushed = { count: 0, bytes: 0 };
+  #refill = false;
+  readonly #refillNow = (): void => {
+    this.#refill = false;
+    this.#pump();
+  };
+  readonly #flushNow = (): void => {
+    this.#flush = undefined;
+    this.#unflushed = { count: 0, bytes: 0 };
+    this.#pump();
+  };
   #drained: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   readonly #onUp = (): void => this.#pump();
-  readonly #onDown = (): void => this.#spill(true);
+  readonly #onDown = (): void => {
+    this.#unflushed = { count: 0, bytes: 0 };
+    this.#enforceLimits();
+    this.#spill(true);
+  };
 
   constructor(options: OutboxOptions) {
     this.#o = options;
@@ -131,12 +161,18 @@ export class Outbox {
   /** Queue one message. Returns at once; with the link down it is on disk (page cache) before this returns. */
   enqueue(message: OutgoingMessage): void {
     if (this.#stopping) return;
-    const m: QueuedMessage = { ...message, seq: ++this.#lastSeq, at: this.#now() };
-    const line = encodeMessage(m);
-    this.#q.push({ ...m, size: line.length, line });
+    const m: QueuedMessage = { topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, latest: message.latest, seq: ++this.#lastSeq, at: this.#now() };
+    const entry = new MemMessage(m);
+    this.#q.push(entry);
+    const ms = this.#o.flushMs ?? 20;
+    if (this.#link.connected && ms > 0) {
+      this.#unflushed.count++;
+      this.#unflushed.bytes += entry.size;
+    }
     this.#enforceLimits();
-    if (this.#link.connected) this.#pump();
-    else this.#spill(true);
+    if (!this.#link.connected) this.#spill(true);
+    else if (ms <= 0) this.#pump();
+    else this.#flush ??= setTimeout(this.#flushNow, ms);
   }
 
   stats(): OutboxStats {
@@ -155,20 +191,30 @@ export class Outbox {
         continue;
       }
       inflight.set(m.seq, m);
-      link.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }).then(
-        () => {
-          if (!inflight.delete(m.seq)) return;
-          this.#finish(m, 'delivered');
-          this.#pump();
-        },
-        (err: unknown) => {
-          if (!inflight.delete(m.seq) || this.#stopping) return;
-          // Sent again from the next tick on, ahead of everything newer.
-          this.#log.debug({ topic: m.topic, seq: m.seq, err: errText(err) }, 'publish refused: will resend');
-          this.#q.refused(m);
-        },
-      );
+      const done = (err: unknown): void => this.#settled(m, err);
+      const opts = m.retain ? (m.qos === 1 ? RETAIN_QOS1 : { qos: m.qos, retain: true }) : { qos: m.qos, retain: false };
+      if (link.send) link.send(m.topic, m.payload, opts, done);
+      else link.publish(m.topic, m.payload, opts).then(() => done(undefined), (err: unknown) => done(err ?? new Error('refused')));
     }
+  }
+
+  /** The broker acknowledged `m` (err undefined) or the client refused it. */
+  #settled(m: StoredMessage, err: unknown): void {
+    if (!this.#q.inflight.delete(m.seq)) return;
+    if (!err) {
+      this.#finish(m, 'delivered');
+      // Refilled once the acknowledgements that came in together are all handled: MQTT.js
+      // handles one PUBACK per tick, and a publish per PUBACK would be a socket write each.
+      if (!this.#refill) {
+        this.#refill = true;
+        setImmediate(this.#refillNow);
+      }
+      return;
+    }
+    if (this.#stopping) return;
+    // Sent again from the next tick on, ahead of everything newer.
+    this.#log.debug({ topic: m.topic, seq: m.seq, err: errText(err) }, 'publish refused: will resend');
+    this.#q.refused(m);
   }
 
   #finish(m: StoredMessage, how: Outcome): void {
@@ -180,7 +226,7 @@ export class Outbox {
 
   /** Over a limit: drop the oldest waiting message until under it. Logged when dropping starts and ends. */
   #enforceLimits(): void {
-    const over = (): boolean => this.#q.count > this.#maxMessages || this.#q.bytes > this.#o.maxBytes;
+    const over = (): boolean => this.#q.count - this.#unflushed.count > this.#maxMessages || this.#q.bytes - this.#unflushed.bytes > this.#o.maxBytes;
     if (!over()) return this.#ep.endDropping();
     while (over()) {
       const m = this.#q.takeNext();
@@ -256,12 +302,18 @@ export class Outbox {
 
   /** Idempotent: waits briefly for acknowledgements, then writes whatever is still unacknowledged. */
   stop(): Promise<void> {
+    // What was gathered for the next write goes now, so the wait below covers it too.
+    if (this.#stopping === undefined && this.#flush !== undefined) {
+      clearTimeout(this.#flush);
+      this.#flushNow();
+    }
     this.#stopping ??= this.#stop();
     return this.#stopping;
   }
 
   async #stop(): Promise<void> {
     clearInterval(this.#timer);
+    clearTimeout(this.#flush);
     this.#link.events.off('up', this.#onUp);
     this.#link.events.off('down', this.#onDown);
     if (this.#q.inflight.size > 0 && this.#link.connected) {
@@ -282,6 +334,41 @@ export class Outbox {
       this.#log.warn({ err: errText(err) }, 'closing the outbox failed');
     }
     this.#log.info({ queued: this.#q.count, ...this.#ep.totals }, 'outbox closed');
+  }
+}
+
+/**
+ * A message in memory. Its disk line (JSON, CRC) is built only if it is ever written:
+ * with the broker acknowledging, it never is. The size (what counts against `max_bytes`)
+ * is the line's, computed from the same JSON.
+ */
+class MemMessage implements MemEntry {
+  readonly seq: number;
+  readonly at: number;
+  readonly topic: string;
+  readonly payload: string;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  readonly latest: boolean;
+  readonly size: number;
+  #json: string | undefined;
+
+  constructor(m: QueuedMessage) {
+    this.seq = m.seq;
+    this.at = m.at;
+    this.topic = m.topic;
+    this.payload = m.payload;
+    this.qos = m.qos;
+    this.retain = m.retain;
+    this.latest = m.latest;
+    this.#json = messageJson(m);
+    this.size = lineSize(this.#json);
+  }
+
+  get line(): Buffer {
+    const line = encodeJsonLine(this.#json ?? messageJson(this));
+    this.#json = undefined;
+    return line;
   }
 }
 

@@ -14,17 +14,26 @@ export interface W1Slave {
 }
 
 // w1_slave_show(): nine "%02x " then ": crc=%02x YES|NO\n", then nine "%02x " again and "t=%d\n".
-const LINE1 = /^((?:[0-9a-f]{2} ){9}): crc=([0-9a-f]{2}) (YES|NO)$/;
-const LINE2 = /^(?:[0-9a-f]{2} ){9}t=(-?\d+)$/;
+// Fixed columns once the format is checked: byte i at 3i, the CRC at 33, t= at 27 (value from 29).
+const LINE1 = /^(?:[0-9a-f]{2} ){9}: crc=[0-9a-f]{2} (?:YES|NO)$/;
+const LINE2 = /^(?:[0-9a-f]{2} ){9}t=-?\d+$/;
 
 /** Pure parser of `w1_slave` text; undefined when it is not that format. */
 export function parseW1SlaveText(text: string): W1Slave | undefined {
-  const lines = text.split('\n');
-  const m1 = LINE1.exec(lines[0] ?? '');
-  const m2 = LINE2.exec(lines[1] ?? '');
-  if (!m1 || !m2) return undefined;
-  const bytes = Uint8Array.from((m1[1] ?? '').trim().split(' '), (h) => Number.parseInt(h, 16));
-  return { bytes, crc: m1[2] ?? '', crcOk: m1[3] === 'YES', milli: Number(m2[1]) };
+  // Column arithmetic instead of split/exec captures: a thousand sensors a second go through here.
+  const end1 = text.indexOf('\n');
+  const line1 = end1 === -1 ? text : text.slice(0, end1);
+  const end2 = end1 === -1 ? -1 : text.indexOf('\n', end1 + 1);
+  const line2 = end1 === -1 ? '' : text.slice(end1 + 1, end2 === -1 ? undefined : end2);
+  if (!LINE1.test(line1) || !LINE2.test(line2)) return undefined;
+  const bytes = new Uint8Array(9);
+  for (let i = 0; i < 9; i++) bytes[i] = hexDigit(line1.charCodeAt(3 * i)) * 16 + hexDigit(line1.charCodeAt(3 * i + 1));
+  return { bytes, crc: line1.slice(33, 35), crcOk: line1.endsWith('YES'), milli: Number(line2.slice(29)) };
+}
+
+/** The value of a lowercase hex digit's char code (the format check allowed only 0-9a-f). */
+function hexDigit(code: number): number {
+  return code <= 0x39 ? code - 0x30 : code - 0x57;
 }
 
 /**

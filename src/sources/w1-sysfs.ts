@@ -25,6 +25,7 @@ export class W1SysfsSource implements Source {
   /** `ext_power` per slave, read once: each read of it is a bus transaction (read_powermode). */
   readonly #parasite = new Map<string, boolean | undefined>();
   readonly #reader = new AttributeReader();
+  readonly #slavePaths = new Map<string, string>();
 
   constructor(options: W1SysfsOptions) {
     this.#path = options.path;
@@ -36,6 +37,7 @@ export class W1SysfsSource implements Source {
     this.#reader.keepOpen = await onSysfs(this.#path);
     for (const gone of [...this.#parasite.keys()].filter((name) => !entries.includes(name))) {
       this.#parasite.delete(gone);
+      this.#slavePaths.delete(gone);
       this.#reader.forget(join(this.#path, gone, 'w1_slave'));
     }
     const devices: Device[] = [];
@@ -67,6 +69,13 @@ export class W1SysfsSource implements Source {
     }
   }
 
+  /** `<path>/<name>/w1_slave`, built once per device: a thousand sensors a second otherwise join() a thousand paths. */
+  #slavePath(name: string): string {
+    let path = this.#slavePaths.get(name);
+    if (path === undefined) this.#slavePaths.set(name, (path = join(this.#path, name, 'w1_slave')));
+    return path;
+  }
+
   async read(device: Device): Promise<ReadResult> {
     const measurement = measurementToRead(device);
     if (measurement) return readW1Measurement(join(this.#path, device.name), measurement);
@@ -74,7 +83,7 @@ export class W1SysfsSource implements Source {
     try {
       // One read blocks a libuv thread for the conversion (up to 750 ms); the
       // scheduler makes sure only one runs per bus.
-      text = await this.#reader.read(join(this.#path, device.name, 'w1_slave'));
+      text = await this.#reader.read(this.#slavePath(device.name));
     } catch (err) {
       return { ok: false, error: fsReadError(err) };
     }

@@ -93,8 +93,50 @@ test('broker down: each message is on disk before enqueue() returns, delivered i
   assert.equal(find('outbox delivered: queue empty')[0]?.['delivered'], 10);
 });
 
+test('messages queued close together go out together, a window at a time', T, async (t) => {
+  const { link, outbox } = await setup(t, { window: 8, flushMs: 30 });
+  link.autoAck = false;
+  link.up();
+  for (let i = 0; i < 5; i++) outbox.enqueue(msg(String(i)));
+  assert.equal(link.sent.length, 0, 'held for flushMs');
+  await until('sent', () => link.sent.length > 0);
+  assert.equal(link.sent.length, 5, 'all five in one pump');
+  for (let i = 5; i < 20; i++) outbox.enqueue(msg(String(i)));
+  await sleep(60);
+  assert.equal(link.sent.length, 8, 'never more than the window unacknowledged');
+  for (const s of link.sent.slice(0, 8)) s.ack();
+  await until('the next window', () => link.sent.length === 16);
+  link.autoAck = true;
+  for (const s of link.sent.slice(8)) s.ack();
+  await until('all delivered', () => link.delivered.length === 20);
+  assert.deepEqual(link.delivered, Array.from({ length: 20 }, (_, i) => String(i)));
+});
+
+test('a burst gathered for one write while connected drops nothing, even over max_messages', T, async (t) => {
+  const { link, outbox } = await setup(t, { maxMessages: 5, flushMs: 30 });
+  link.up();
+  for (let i = 0; i < 12; i++) outbox.enqueue(msg(String(i)));
+  await until('all delivered', () => link.delivered.length === 12);
+  assert.equal(outbox.stats().dropped, 0);
+  link.down();
+  link.autoAck = false;
+  for (let i = 12; i < 20; i++) outbox.enqueue(msg(String(i)));
+  assert.equal(outbox.stats().queued, 5, 'while the broker is away the limit holds');
+  assert.equal(outbox.stats().dropped, 3);
+});
+
+test('stop() sends what was gathered for the next write and waits for its acknowledgement', T, async (t) => {
+  const { dir, link, outbox } = await setup(t, { flushMs: 10_000 });
+  link.up();
+  outbox.enqueue(msg('last'));
+  assert.equal(link.sent.length, 0);
+  await outbox.stop();
+  assert.deepEqual(link.delivered, ['last']);
+  assert.deepEqual(await queueFiles(dir), [], 'nothing left for the next run');
+});
+
 test('at most `window` unacknowledged at once, and no more than the broker Receive Maximum', T, async (t) => {
-  const { link, outbox } = await setup(t, { window: 8 });
+  const { link, outbox } = await setup(t, { window: 8, flushMs: 0 });
   link.autoAck = false;
   link.up();
   for (let i = 0; i < 50; i++) outbox.enqueue(msg(String(i)));
@@ -103,7 +145,7 @@ test('at most `window` unacknowledged at once, and no more than the broker Recei
   await until('one more sent', () => link.sent.length === 9);
   assert.equal(outbox.stats().inFlight, 8);
 
-  const small = await setup(t, { window: 8 });
+  const small = await setup(t, { window: 8, flushMs: 0 });
   small.link.autoAck = false;
   small.link.receiveMaximum = 3;
   small.link.up();
@@ -259,7 +301,7 @@ test('acknowledgements that take longer than spillAfterMs send the waiting messa
 });
 
 test('a publish the client refused is sent again before anything newer', T, async (t) => {
-  const { link, outbox } = await setup(t);
+  const { link, outbox } = await setup(t, { flushMs: 0 });
   link.autoAck = false;
   link.up();
   outbox.enqueue(msg('0'));
