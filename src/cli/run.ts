@@ -5,7 +5,6 @@ import { systemClock } from '../sampling/clock.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { ServiceNotifier } from '../system/service.js';
 import { handleShutdownSignals } from '../system/shutdown.js';
-import { LivePage } from '../web/live-page.js';
 import { followConfig } from './live-config.js';
 import { loadCliConfig } from './load-config.js';
 
@@ -39,7 +38,8 @@ export async function runAgent(config: Config, log: Logger, onStop?: () => Promi
   const notify = await SdNotify.fromEnv(process.env, log.child({ module: 'systemd' }));
   const service = notify && new ServiceNotifier({ notify, agent, log: log.child({ module: 'systemd' }) });
   // The page starts first so it sees the first readings; it saves its history after the agent stopped.
-  const page = config.web.enabled ? new LivePage({ agent, log: log.child({ module: 'web' }), fallbackToFreePort: opts.webFallbackPort ?? false }) : undefined;
+  // Loaded only when wanted: the page's server and state cost memory a headless agent need not pay.
+  const page = config.web.enabled ? new (await import('../web/live-page.js')).LivePage({ agent, log: log.child({ module: 'web' }), fallbackToFreePort: opts.webFallbackPort ?? false }) : undefined;
   let detach: (() => Promise<void>) | undefined;
   const stopAll = async (): Promise<void> => {
     await service?.stopping();

@@ -1,7 +1,8 @@
 import type { BrokerChange } from '../config/diff.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { BundledBroker } from './broker.js';
+// A type only: aedes and its dependencies load when a bundled broker is wanted (agent.ts), not with every agent.
+import type { BundledBroker } from './broker.js';
 import { MqttPublisher } from './publisher.js';
 import { statusTopic } from './topics.js';
 
@@ -29,7 +30,7 @@ export async function replaceTransport(
   change: BrokerChange,
   retired: readonly string[],
   log: Logger,
-  newBroker: (config: Config) => BundledBroker = (c) => new BundledBroker({ host: c.broker.host, port: c.broker.port, settings: c.broker, log: log.child({ module: 'broker' }) }),
+  newBroker: (config: Config) => BundledBroker,
 ): Promise<{ transport: Transport; error?: Error }> {
   await clearRetained(current.publisher, retired, log);
   // One connection per client id (MQTT-3.1.4-2: the broker drops the older one), so the old client goes first.
