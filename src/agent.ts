@@ -22,6 +22,7 @@ import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
 import { errnoHint } from './sources/fs-errors.js';
 import { createSource, detectSources } from './sources/registry.js';
 import type { Device, ReadResult, Source } from './sources/source.js';
+import { errText } from './system/err-text.js';
 import { locateStateDir } from './system/state-dir.js';
 import { packageVersion } from './version.js';
 
@@ -409,8 +410,3 @@ const REDISCOVER_AFTER_FAULT_MS = 2_000;
 function sameSensor(a: PlannedSensor | undefined, b: PlannedSensor): boolean {
   return a !== undefined && a.topic === b.topic && a.intervalMs === b.intervalMs && a.offset === b.offset && a.label === b.label && a.device.bus === b.device.bus && a.source === b.source && a.queue === b.queue;
 }
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-

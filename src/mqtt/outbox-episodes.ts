@@ -1,28 +1,38 @@
 import type { Logger } from '../log.js';
 
 /**
- * The outbox's counters and its two recurring conditions, each logged once when it
- * starts and once when it ends, with counts: queueing on disk (from the first write
- * until the queue is empty again: a broker outage, or acknowledgements that lag) and
- * dropping (the queue at its limit).
+ * The outbox's counters and its recurring conditions, each logged once when it starts
+ * and once when it ends, with counts: queueing on disk (from the first write until the
+ * queue is empty again: a broker outage, or acknowledgements that lag), dropping (the
+ * queue at its limit), and per topic the broker refusing publishes (an MQTT 5 reason
+ * code such as 0x87 Not authorized) until one on that topic is accepted again.
  */
 
-export type Outcome = 'delivered' | 'dropped' | 'superseded';
+export type Outcome = 'delivered' | 'rejected' | 'dropped' | 'superseded';
 
 interface Episode {
   since: number;
   delivered: number;
+  rejected: number;
   dropped: number;
   superseded: number;
   written: number;
 }
 
+interface Refusal {
+  readonly since: number;
+  readonly reasonCode: number;
+  count: number;
+}
+
 export class OutboxEpisodes {
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly totals = { delivered: 0, dropped: 0, superseded: 0, written: 0 };
+  readonly totals = { delivered: 0, rejected: 0, dropped: 0, superseded: 0, written: 0 };
   #queueing: Episode | undefined;
   #dropping: { since: number; dropped: number } | undefined;
+  /** Topics whose publishes the broker refuses (bounded by the number of topics). */
+  readonly #refusing = new Map<string, Refusal>();
 
   constructor(log: Logger, now: () => number) {
     this.#log = log;
@@ -47,10 +57,35 @@ export class OutboxEpisodes {
     this.#queueing.written += n;
   }
 
-  settled(how: Outcome): void {
+  settled(how: Outcome, topic: string): void {
     this.totals[how]++;
     if (this.#queueing) this.#queueing[how]++;
     if (how === 'dropped' && this.#dropping) this.#dropping.dropped++;
+    if (how === 'delivered' && this.#refusing.size > 0) this.#endRefusal(topic, 'broker accepts publishes on this topic again');
+  }
+
+  /** The broker answered a publish with a failure reason code: final, never sent again. */
+  rejected(topic: string, reasonCode: number, reason: string): void {
+    const open = this.#refusing.get(topic);
+    if (open) {
+      open.count++;
+      return;
+    }
+    this.#refusing.set(topic, { since: this.#now(), reasonCode, count: 1 });
+    const code = `0x${reasonCode.toString(16)}`;
+    this.#log.warn({ topic, reasonCode: code, reason }, 'broker refused a publish: not sending it again (check the broker ACL and limits)');
+  }
+
+  /** At shutdown: what is still refused is said with its count. */
+  endRefusals(): void {
+    for (const topic of [...this.#refusing.keys()]) this.#endRefusal(topic, 'broker still refusing publishes on this topic at shutdown');
+  }
+
+  #endRefusal(topic: string, msg: string): void {
+    const r = this.#refusing.get(topic);
+    if (!r) return;
+    this.#refusing.delete(topic);
+    this.#log.info({ topic, rejected: r.count, durationMs: this.#now() - r.since, rejectedTotal: this.totals.rejected }, msg);
   }
 
   startDropping(context: Record<string, unknown>): void {
@@ -72,11 +107,11 @@ export class OutboxEpisodes {
     const e = this.#queueing;
     if (!e) return;
     this.#queueing = undefined;
-    const { delivered, dropped, superseded, written } = e;
-    this.#log.info({ durationMs: this.#now() - e.since, written, delivered, dropped, superseded }, 'outbox delivered: queue empty');
+    const { delivered, rejected, dropped, superseded, written } = e;
+    this.#log.info({ durationMs: this.#now() - e.since, written, delivered, rejected, dropped, superseded }, 'outbox delivered: queue empty');
   }
 
   #episode(): Episode {
-    return { since: this.#now(), delivered: 0, dropped: 0, superseded: 0, written: 0 };
+    return { since: this.#now(), delivered: 0, rejected: 0, dropped: 0, superseded: 0, written: 0 };
   }
 }

@@ -25,7 +25,20 @@ export interface OutboxStats {
   readonly bytes: number;
   readonly inFlight: number;
   readonly delivered: number;
+  /** Refused by the broker with a failure reason code (MQTT 5 PUBACK ≥ 0x80): final, not sent again. */
+  readonly rejected: number;
   readonly dropped: number;
   readonly superseded: number;
   readonly written: number;
+}
+
+/**
+ * The broker's own answer to a publish, when it refused it: an MQTT 5 PUBACK/PUBREC reason
+ * code ≥ 0x80 (MQTT-3.4.2.1, e.g. 0x87 Not authorized, 0x97 Quota exceeded), which MQTT.js
+ * hands back as the error's numeric `code`. Sending it again gets the same answer. Errors
+ * without one (the connection closed, the client stopped) are retried.
+ */
+export function brokerReasonCode(err: unknown): number | undefined {
+  const code: unknown = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code >= 0x80 && code <= 0xff ? code : undefined;
 }

@@ -8,6 +8,10 @@ import type { StoredMessage } from './outbox-store.js';
  * the cursor is in flight, refused (sent again first) or done. `count`/`bytes` cover
  * every message not done yet, a superseded `latest` one included: it still takes room
  * on disk until the cursor passes it.
+ *
+ * The newest `latest` message of each topic (a plain reading, an availability state)
+ * jumps the queue: a week of `all` backlog must not keep the current value waiting.
+ * Older `latest` messages of that topic are superseded, so the order within a topic holds.
  */
 
 /** A message still in memory, with its encoded line ready for the disk. */
@@ -17,7 +21,8 @@ export type MemEntry = StoredMessage & { readonly line: Buffer };
 export interface DiskReader {
   /** Highest seq on disk; every seq in memory is above it. */
   readonly lastSeq: number;
-  readFrom(seq: number, max: number): StoredMessage[];
+  /** Messages from `seq` on, in order; undefined while the file holding them cannot be read (try again later). */
+  readFrom(seq: number, max: number): StoredMessage[] | undefined;
 }
 
 const READ_AHEAD = 512;
@@ -31,8 +36,12 @@ export class OutboxQueue {
   #ahead: StoredMessage[] = [];
   #cursor = 1;
   #retry: StoredMessage[] = [];
-  /** Newest not-done `latest` message per topic. */
-  readonly #latest = new Map<string, number>();
+  /** Highest seq of a `latest` message per topic: every older one of the topic is superseded. */
+  readonly #newest = new Map<string, number>();
+  /** The newest `latest` message per topic, not taken yet: sent before the cursor gets to it. */
+  readonly #fresh = new Map<string, StoredMessage>();
+  /** Seqs above the cursor already taken out of turn (from #fresh): skipped when the cursor gets there. */
+  readonly #early = new Set<number>();
 
   /** Read from `disk` from now on; what an earlier run finished ends at `doneThrough`. */
   attach(disk: DiskReader, doneThrough: number): void {
@@ -44,7 +53,9 @@ export class OutboxQueue {
   account(m: QueuedMessage, size: number): void {
     this.count++;
     this.bytes += size;
-    if (m.latest) this.#latest.set(m.topic, m.seq);
+    if (!m.latest) return;
+    this.#newest.set(m.topic, m.seq);
+    this.#fresh.set(m.topic, { ...m, size });
   }
 
   push(entry: MemEntry): void {
@@ -62,29 +73,51 @@ export class OutboxQueue {
     this.#mem = this.#mem.slice(n);
   }
 
-  /** The oldest message not yet sent: a refused one first, then the one at the cursor. */
+  /** What to send next: a refused one first, then the newest `latest` per topic, then the one at the cursor. */
   takeNext(): StoredMessage | undefined {
     const retried = this.#retry.shift();
     if (retried) return retried;
+    let fresh: StoredMessage | undefined;
+    for (const m of this.#fresh.values()) if (!fresh || m.seq < fresh.seq) fresh = m;
+    if (fresh) {
+      this.#fresh.delete(fresh.topic);
+      this.#early.add(fresh.seq);
+      return fresh;
+    }
+    return this.takeOldest();
+  }
+
+  /** The oldest message not taken yet, in seq order (what a full queue drops first). */
+  takeOldest(): StoredMessage | undefined {
+    for (;;) {
+      const next = this.#atCursor();
+      if (!next) return undefined;
+      this.#cursor = next.seq + 1;
+      if (this.#early.delete(next.seq)) continue;
+      if (this.#fresh.get(next.topic)?.seq === next.seq) this.#fresh.delete(next.topic);
+      return next;
+    }
+  }
+
+  #atCursor(): StoredMessage | undefined {
     const disk = this.#disk;
     if (disk && this.#cursor <= disk.lastSeq) {
       while (this.#ahead[0] && this.#ahead[0].seq < this.#cursor) this.#ahead.shift();
-      if (this.#ahead.length === 0) this.#ahead = disk.readFrom(this.#cursor, READ_AHEAD);
-      const next = this.#ahead.shift();
-      if (next) {
-        this.#cursor = next.seq + 1;
-        return next;
+      if (this.#ahead.length === 0) {
+        const read = disk.readFrom(this.#cursor, READ_AHEAD);
+        if (!read) return undefined; // unreadable for now: wait rather than skip a file
+        this.#ahead = read;
       }
+      const next = this.#ahead[0];
+      if (next) return next;
       this.#cursor = disk.lastSeq + 1;
     }
-    const next = this.#mem[lowerBound(this.#mem, this.#cursor)];
-    if (next) this.#cursor = next.seq + 1;
-    return next;
+    return this.#mem[lowerBound(this.#mem, this.#cursor)];
   }
 
-  /** A `latest` message with a newer one waiting on its topic: skip it. */
+  /** A `latest` message with a newer one on its topic: skip it. */
   superseded(m: QueuedMessage): boolean {
-    return m.latest && this.#latest.get(m.topic) !== m.seq;
+    return m.latest && (this.#newest.get(m.topic) ?? m.seq) > m.seq;
   }
 
   /** The client refused a sent message without keeping it: it goes again before anything newer. */
@@ -93,15 +126,37 @@ export class OutboxQueue {
     this.#retry.sort((a, b) => a.seq - b.seq);
   }
 
-  /** Done with `m` (delivered, dropped or superseded). Returns whether it was on disk. */
+  /** Everything in flight goes back to be sent again, in order, before anything else (a new connection). */
+  requeueInflight(): void {
+    for (const m of this.inflight.values()) this.#retry.push(m);
+    this.inflight.clear();
+    this.#retry.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Done with `m` (delivered, rejected, dropped or superseded). Returns whether it was on disk. */
   settle(m: StoredMessage): 'disk' | 'memory' {
     this.count--;
     this.bytes -= m.size;
-    if (this.#latest.get(m.topic) === m.seq) this.#latest.delete(m.topic);
+    if (this.#fresh.get(m.topic)?.seq === m.seq) this.#fresh.delete(m.topic);
     const i = lowerBound(this.#mem, m.seq);
-    if (this.#mem[i]?.seq !== m.seq) return 'disk';
+    if (this.#mem[i]?.seq !== m.seq) return 'disk'; // sent early, the cursor still skips it on disk
     this.#mem.splice(i, 1);
+    this.#early.delete(m.seq); // gone from memory: the cursor will not meet it
     return 'memory';
+  }
+
+  /**
+   * Memory messages beyond `max`, oldest first, that are not taken yet (for a disk that
+   * cannot be written: they would pile up in RAM). The caller settles them as dropped.
+   */
+  memoryBeyond(max: number): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (const m of this.#mem) {
+      if (this.#mem.length - out.length <= max) break;
+      if (m.seq < this.#cursor || this.#early.has(m.seq)) continue; // in flight or waiting for a resend
+      out.push(m);
+    }
+    return out;
   }
 
   /** Every message with seq up to this one is done. */
@@ -115,7 +170,8 @@ export class OutboxQueue {
   /** Forget everything (a disk that could not be opened after all). */
   clear(): void {
     this.count = this.bytes = 0;
-    this.#latest.clear();
+    this.#newest.clear();
+    this.#fresh.clear();
   }
 }
 

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { errText } from '../system/err-text.js';
 import { decodeLines, doneShape, messageShape, type QueuedMessage } from './outbox-record.js';
 
 /**
@@ -90,6 +91,15 @@ export function unlinkQuiet(file: string): void {
   }
 }
 
-export function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** fsync a directory, so a new entry in it survives a power cut; best effort. */
+export function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // some filesystems refuse fsync on a directory; the file itself is still written
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

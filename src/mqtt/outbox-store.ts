@@ -1,8 +1,10 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { errText } from '../system/err-text.js';
 import { acquireLock, releaseLock } from '../system/lock-file.js';
 import { decodeLines, encodeDone, messageShape, type QueuedMessage } from './outbox-record.js';
-import { errText, recoverQueue, segmentName, unlinkQuiet, type Segment, type SegmentDamage } from './outbox-recover.js';
+import { recoverQueue, segmentName, syncDir, unlinkQuiet, type Segment, type SegmentDamage } from './outbox-recover.js';
 
 /**
  * The outbox's files in `<state_dir>/outbox/`: append-only segment files of records
@@ -49,10 +51,14 @@ export class SegmentStore {
   #lost: { file: string; err: string }[] = [];
   #locked = false;
   #lastSeq = 0;
+  readonly #log: Logger | undefined;
+  /** A segment that exists but cannot be read just now (EMFILE, EIO...): since when, how often. */
+  #readFailing: { file: string; since: number; count: number } | undefined;
 
-  constructor(options: { dir: string; segmentBytes?: number }) {
+  constructor(options: { dir: string; segmentBytes?: number; log?: Logger }) {
     this.dir = options.dir;
     this.#segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+    this.#log = options.log;
   }
 
   /** Create the directory, take the lock, and hand every not-yet-delivered message to `each`, oldest first. */
@@ -72,11 +78,16 @@ export class SegmentStore {
     return this.#lastSeq;
   }
 
-  /** Up to `max` stored messages with seq ≥ `seq`, in order (from one segment at a time). */
-  readFrom(seq: number, max: number): StoredMessage[] {
+  /**
+   * Up to `max` stored messages with seq ≥ `seq`, in order (from one segment at a time).
+   * Undefined while the segment holding them exists but cannot be read: nothing after it
+   * may go first, so the caller tries again later.
+   */
+  readFrom(seq: number, max: number): StoredMessage[] | undefined {
     for (const seg of [...this.#segments]) {
       if (seg.lastSeq < seq) continue;
       const records = this.#load(seg);
+      if (records === 'retry') return undefined;
       if (!records) continue;
       const out: StoredMessage[] = [];
       for (const m of records) {
@@ -154,10 +165,6 @@ export class SegmentStore {
     return gone.length;
   }
 
-  get segmentCount(): number {
-    return this.#segments.length;
-  }
-
   /** fsync what was written since the last call. */
   sync(): void {
     if (!this.#dirty) return;
@@ -206,29 +213,32 @@ export class SegmentStore {
     unlinkQuiet(seg.file);
   }
 
-  #load(seg: Segment): StoredMessage[] | undefined {
+  /** The segment's records; undefined when the file is gone (its readings are lost), 'retry' when it failed to read. */
+  #load(seg: Segment): StoredMessage[] | 'retry' | undefined {
     if (this.#cache?.seg === seg && this.#cache.bytes === seg.bytes) return this.#cache.records;
+    let data: Buffer;
     try {
-      const decoded = decodeLines(readFileSync(seg.file), messageShape);
-      const records = decoded.records.map((m, i) => ({ ...m, size: decoded.sizes[i] ?? 0 }));
-      this.#cache = { seg, bytes: seg.bytes, records };
-      return records;
+      data = readFileSync(seg.file);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return this.#readFailed(seg, err);
       this.#lost.push({ file: seg.file, err: errText(err) });
       this.#remove(seg);
       return undefined;
     }
+    const failing = this.#readFailing;
+    if (failing) this.#log?.info({ file: failing.file, failedReads: failing.count, durationMs: Date.now() - failing.since }, 'outbox file readable again');
+    this.#readFailing = undefined;
+    const decoded = decodeLines(data, messageShape);
+    const records = decoded.records.map((m, i) => ({ ...m, size: decoded.sizes[i] ?? 0 }));
+    this.#cache = { seg, bytes: seg.bytes, records };
+    return records;
   }
-}
 
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // some filesystems refuse fsync on a directory; the file itself is still written
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+  /** A passing fault (too many open files, an I/O error): keep the file, say so once, read it again later. */
+  #readFailed(seg: Segment, err: unknown): 'retry' {
+    if (!this.#readFailing) this.#log?.warn({ file: seg.file, err: errText(err) }, 'cannot read an outbox file: keeping it, trying again');
+    this.#readFailing ??= { file: seg.file, since: Date.now(), count: 0 };
+    this.#readFailing.count++;
+    return 'retry';
   }
 }

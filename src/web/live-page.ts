@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import type { PlannedSensor } from '../sampling/plan.js';
 import type { ReadResult } from '../sources/source.js';
+import { errText } from '../system/err-text.js';
 import { resolveStateDir } from '../system/state-dir.js';
 import { AccessControl } from './access.js';
 import { EventHub } from './events.js';
@@ -187,8 +188,4 @@ export class LivePage {
       this.#log.warn({ file, err: errText(err) }, 'cannot save history (set state_dir in sensors.yaml to a writable directory)');
     }
   }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

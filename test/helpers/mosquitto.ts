@@ -77,9 +77,9 @@ export interface Mosquitto {
 /**
  * `dataDir`: keep sessions and queued messages in that directory (mosquitto saves them on
  * SIGTERM and loads them at start), so a test can restart the broker without losing a
- * persistent subscriber's queue. The caller owns the directory.
+ * persistent subscriber's queue. The caller owns the directory. `acl`: an acl_file's text.
  */
-export async function startMosquitto(opts: { username?: string; password?: string; port?: number; dataDir?: string } = {}): Promise<Mosquitto> {
+export async function startMosquitto(opts: { username?: string; password?: string; port?: number; dataDir?: string; acl?: string | undefined } = {}): Promise<Mosquitto> {
   const bin = findBinary('mosquitto');
   if (bin === undefined) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-mosquitto-'));
@@ -104,6 +104,11 @@ export async function startMosquitto(opts: { username?: string; password?: strin
     conf.push('allow_anonymous false', `password_file ${file}`);
   } else {
     conf.push('allow_anonymous true');
+  }
+  if (opts.acl !== undefined) {
+    // mosquitto.conf(5) acl_file: lines before any `user` line apply to anonymous clients.
+    await writeFile(join(dir, 'acl'), opts.acl);
+    conf.push(`acl_file ${join(dir, 'acl')}`);
   }
   const confFile = join(dir, 'mosquitto.conf');
   await writeFile(confFile, conf.join('\n') + '\n');

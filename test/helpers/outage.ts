@@ -9,6 +9,7 @@ import { encodeScratchpad, formatW1Slave, kernelMilli } from '../../src/onewire/
 import { fixtureWorkspace, startCli, type AgentProcess } from './agent-process.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
 import { subscribe, type Subscriber } from './mqtt-sub.js';
+import { startProxy, type TcpProxy } from './tcp-proxy.js';
 
 /**
  * A broker outage end to end: a real mosquitto that keeps a persistent subscriber's
@@ -36,6 +37,8 @@ export interface Outage {
   readonly clientId: string;
   mosquitto: Mosquitto;
   readonly sub: Subscriber;
+  /** With `proxy: true`: the relay the agent connects through (the subscriber does not). */
+  readonly proxy: TcpProxy | undefined;
   agents: AgentProcess[];
   startAgent(): Promise<AgentProcess>;
   stopBroker(): Promise<void>;
@@ -49,7 +52,8 @@ export interface Outage {
   allReceived(ms?: number): Promise<Reading[]>;
 }
 
-export async function outage(t: TestContext, extra: { payload: 'json' | 'plain'; yaml?: string }): Promise<Outage> {
+/** `mqtt`: more lines for the mqtt block; `acl`: the broker's acl_file; `proxy`: connect the agent through a TcpProxy. */
+export async function outage(t: TestContext, extra: { payload: 'json' | 'plain'; yaml?: string; mqtt?: string; acl?: string; proxy?: boolean }): Promise<Outage> {
   const ws = await fixtureWorkspace();
   t.after(() => ws.cleanup());
   const dataDir = await mkdtemp(join(tmpdir(), 'w1mqtt-mosquitto-data-'));
@@ -58,12 +62,14 @@ export async function outage(t: TestContext, extra: { payload: 'json' | 'plain';
   t.after(() => ticker.stop());
   const clientId = `w1mqtt-test-${randomBytes(4).toString('hex')}`;
   const stateDir = join(ws.dir, 'state');
-  let mosquitto = await startMosquitto({ dataDir });
+  let mosquitto = await startMosquitto({ dataDir, acl: extra.acl });
   const port = mosquitto.port;
   t.after(() => mosquitto.stop());
+  const proxy = extra.proxy ? await startProxy(port) : undefined;
+  if (proxy) t.after(() => proxy.close());
   const sensors = Object.entries(SENSORS).map(([id, topic]) => `  ${id}: ${topic}`).join('\n');
   const configFile = await ws.writeConfig(
-    `mqtt:\n  url: ${mosquitto.url}\n  client_id: ${clientId}\n  payload: ${extra.payload}\n  decimals: 4\n` +
+    `mqtt:\n  url: ${proxy?.url ?? mosquitto.url}\n  client_id: ${clientId}\n  payload: ${extra.payload}\n  decimals: 4\n${extra.mqtt ?? ''}` +
       `sources:\n  - type: w1\n    path: ${ws.w1}\ninterval: 1s\nunmapped: ignore\nstate_dir: ${stateDir}\n${extra.yaml ?? ''}sensors:\n${sensors}\n`,
   );
   const sub = await subscribe({ port, topics: ['test/#'], clientId: `${clientId}-sub` });
@@ -76,6 +82,7 @@ export async function outage(t: TestContext, extra: { payload: 'json' | 'plain';
     clientId,
     mosquitto,
     sub,
+    proxy,
     agents,
     async startAgent() {
       const agent = startCli(['run', '--config', configFile]);
@@ -88,7 +95,7 @@ export async function outage(t: TestContext, extra: { payload: 'json' | 'plain';
       await mosquitto.stop();
     },
     async startBroker() {
-      mosquitto = o.mosquitto = await startMosquitto({ port, dataDir });
+      mosquitto = o.mosquitto = await startMosquitto({ port, dataDir, acl: extra.acl });
     },
     produced: () => agents.flatMap((a) => a.logs.filter((l) => l['msg'] === 'reading').map((l) => ({ topic: String(l['topic']), payload: String(l['payload']) }))),
     received: () => sub.retainedLines.filter((m) => !m.topic.endsWith('/availability')).map((m) => ({ topic: m.topic, payload: m.payload })),

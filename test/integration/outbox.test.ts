@@ -11,6 +11,11 @@ import { byTopic, firstArrivals, key, outage, SENSORS, type Outage, type Reading
 
 const noMosquitto = !haveMosquitto() && 'mosquitto / mosquitto-clients not installed';
 const T = { timeout: 120_000, skip: noMosquitto };
+/** The outbox's send window and mark interval (src/mqtt/outbox.ts, outbox-disk.ts): what bounds duplicates. */
+const WINDOW = 32;
+const MARK_EVERY = 100;
+/** A reading unacknowledged this long is on disk: 1 s spill + 1 s housekeeping tick, with slack for a loaded machine. */
+const SPILL_WINDOW_MS = 3_500;
 
 /** Waits until `n` more readings than now were produced. */
 async function produce(o: Outage, n: number): Promise<void> {
@@ -64,6 +69,7 @@ test('json payloads through a broker restart: every reading delivered, in order;
   await produce(o, 3);
   const { duplicates } = assertAllInOrder(o, await o.allReceived());
   t.diagnostic(`${o.produced().length} produced, ${producedAfterLoss(o).length} during the outage, ${duplicates} duplicates`);
+  assert.ok(duplicates <= WINDOW, `${duplicates} duplicates: at most what was in flight when the broker went`);
   assert.ok(producedAfterLoss(o).length >= 12);
   assert.deepEqual(await o.queueFiles(), [], 'delivered: the queue file is gone');
   for (const p of o.produced()) assert.equal(JSON.parse(p.payload).unit, 'C');
@@ -87,6 +93,74 @@ test('agent SIGKILLed during the outage, restarted, broker back: still none miss
   await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
   const { duplicates } = assertAllInOrder(o, await o.allReceived());
   t.diagnostic(`${o.produced().length} produced by two agents, ${duplicates} duplicates`);
+  assert.ok(duplicates <= MARK_EVERY + WINDOW, `${duplicates} duplicates: at most one mark interval plus the send window`);
+});
+
+test('agent SIGKILLed while the link looks up but nothing is acknowledged (half-open TCP): every reading older than the spill window survives', T, async (t) => {
+  const o = await outage(t, { payload: 'json', proxy: true });
+  const proxy = o.proxy ?? assert.fail('a proxy');
+  const first = await o.startAgent();
+  await produce(o, 6);
+  await o.allReceived();
+  proxy.blackhole(); // the Wi-Fi is gone: writes still succeed, no PUBACK comes back
+  const silentAt = Date.now();
+  await produce(o, 24);
+  const killedAt = Date.now();
+  assert.equal(await first.stop('SIGKILL'), 'SIGKILL');
+  assert.equal(first.logs.filter((l) => l['msg'] === 'connection lost').length, 0, 'the connection looked up all along');
+  const old = first.logs.filter((l) => l['msg'] === 'reading' && Date.parse(String(l['time'])) <= killedAt - SPILL_WINDOW_MS);
+  const unacknowledged = old.filter((l) => Date.parse(String(l['time'])) > silentAt);
+  assert.ok(unacknowledged.length >= 6, `${unacknowledged.length} readings unacknowledged for longer than ${SPILL_WINDOW_MS} ms`);
+
+  proxy.restore();
+  const second = await o.startAgent();
+  await second.waitForLog((l) => l['msg'] === 'outbox holds readings from an earlier run: delivering them first');
+  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await produce(o, 3);
+  const expected = [...old, ...second.logs.filter((l) => l['msg'] === 'reading')].map((l) => ({ topic: String(l['topic']), payload: String(l['payload']) }));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const got = new Set(o.received().map(key));
+    const missing = expected.filter((r) => !got.has(key(r)));
+    if (missing.length === 0) break;
+    if (Date.now() > deadline) assert.fail(`${missing.length} of ${expected.length} readings missing, e.g. ${JSON.stringify(missing.slice(0, 3))}`);
+    await sleep(100);
+  }
+  const got = firstArrivals(o.received());
+  for (const [topic, payloads] of byTopic(expected)) {
+    const arrived = (got.get(topic) ?? []).filter((p) => payloads.includes(p));
+    assert.deepEqual(arrived, payloads, `${topic}: in order`);
+  }
+});
+
+test('MQTT 5: publishes the broker ACL refuses (PUBACK 0x87) are rejected once and logged, never kept; the others delivered', T, async (t) => {
+  // Anonymous clients may use every topic but test/c/#.
+  const o = await outage(t, { payload: 'json', mqtt: '  protocol_version: 5\n', acl: 'topic readwrite #\ntopic deny test/c/#\n' });
+  const agent = await o.startAgent();
+  await produce(o, 24); // 8 s: refused ones retried would wait past the spill window (1 s, 5 s before) and land on disk
+  const allowed = (): Reading[] => o.produced().filter((r) => !r.topic.startsWith('test/c/'));
+  const expected = allowed();
+  await o.sub.waitFor(() => {
+    const got = new Set(o.received().map(key));
+    return expected.every((r) => got.has(key(r)));
+  }, 20_000);
+  assert.equal(o.received().filter((r) => r.topic.startsWith('test/c/')).length, 0);
+  assert.deepEqual(await o.queueFiles(), [], 'nothing held back on disk');
+  const refused = agent.logs.filter((l) => String(l['msg']).startsWith('broker refused a publish') && l['topic'] === 'test/c/temperature');
+  assert.equal(refused.length, 1, 'logged once, not once per reading');
+  assert.equal(refused[0]?.['reasonCode'], '0x87');
+
+  // Through an outage: what was queued on disk for the refused topic does not hold the queue either.
+  await o.stopBroker();
+  await agent.waitForLog((l) => l['msg'] === 'connection lost');
+  await produce(o, 9);
+  const refusedInOutage = producedAfterLoss(o).filter((r) => r.topic.startsWith('test/c/')).length;
+  await o.startBroker();
+  const summary = await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  assert.ok(refusedInOutage >= 2 && Number(summary['rejected']) >= refusedInOutage, `rejected ${String(summary['rejected'])}, ${refusedInOutage} queued in the outage`);
+  assert.equal(Number(summary['delivered']) + Number(summary['rejected']) >= producedAfterLoss(o).length, true, 'every queued one settled');
+  assert.deepEqual(await o.queueFiles(), [], 'delivered or rejected: the queue file is gone');
+  assert.equal(agent.logs.filter((l) => String(l['msg']).startsWith('broker refused a publish') && l['topic'] === 'test/c/temperature').length, 1, 'still the one episode');
 });
 
 test('queue limit: the oldest are dropped and counted, the newest kept', T, async (t) => {
@@ -100,7 +174,9 @@ test('queue limit: the oldest are dropped and counted, the newest kept', T, asyn
   await agent.waitForLog((l) => l['msg'] === 'reconnected');
   const stopped = await agent.waitForLog((l) => l['msg'] === 'outbox no longer full: stopped dropping readings', 30_000);
   const during = producedAfterLoss(o);
-  await sleep(500);
+  // The newest reading of the outage is kept; once it is in, everything kept before it is too (one connection, in order).
+  const newest = key(during.at(-1) ?? { topic: '', payload: '' });
+  await o.sub.waitFor(() => o.received().some((r) => key(r) === newest), 20_000);
   const got = new Set(o.received().map(key));
   const kept = during.filter((r) => got.has(key(r)));
   // At most max_messages; fewer by the readings still unacknowledged when the broker went (they count, and go first).
@@ -163,8 +239,18 @@ test('queue: latest (the plain default): after the outage only the newest readin
   assert.equal(during.size, Object.keys(SENSORS).length);
   for (const [topic, payloads] of during) {
     assert.ok(payloads.length >= 3, `${topic}: ${payloads.length} readings during the outage`);
-    const delivered = payloads.filter((p) => got.has(`${topic} ${p}`));
-    assert.deepEqual(delivered, payloads.slice(-1), `${topic}: only the newest of ${payloads.join(', ')}`);
+    // Two reads within one step of the fixture's temperature carry the same value: only a distinct value tells a reading apart.
+    const newestValue = payloads.at(-1) ?? '';
+    const older = [...new Set(payloads.filter((p) => p !== newestValue))];
+    // Outside the outage (before it, after it) none of them was produced again, so a received one can only be from the outage.
+    const all = o.produced().filter((r) => r.topic === topic).map((r) => r.payload);
+    const start = all.findIndex((_, i) => payloads.every((p, j) => all[i + j] === p));
+    assert.ok(start >= 0, `${topic}: the outage's readings are a run of all readings`);
+    const outside = new Set([...all.slice(0, start), ...all.slice(start + payloads.length)]);
+    assert.ok(older.length >= 2, `${topic}: ${older.length} distinct older values in ${payloads.join(', ')}`);
+    assert.deepEqual(older.filter((p) => outside.has(p)), [], `${topic}: values are unique across the run`);
+    assert.ok(got.has(`${topic} ${newestValue}`), `${topic}: the newest (${newestValue}) delivered`);
+    assert.deepEqual(older.filter((p) => got.has(`${topic} ${p}`)), [], `${topic}: none of the older ones of ${payloads.join(', ')}`);
   }
   const superseded = agent.logs.find((l) => l['msg'] === 'outbox delivered: queue empty')?.['superseded'];
   assert.ok(Number(superseded) >= 6, `superseded ${String(superseded)}`);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeMessage, type QueuedMessage } from '../../src/mqtt/outbox-record.js';
 import { SegmentStore } from '../../src/mqtt/outbox-store.js';
+import { memoryLog } from '../helpers/memory-log.js';
 
 const message = (seq: number): QueuedMessage => ({ seq, at: seq, topic: 't', payload: `p${seq}`, qos: 1, retain: true, latest: false });
 
@@ -19,18 +20,18 @@ test('segments rotate by size, read back in order across files, and go once deli
   assert.equal(files[0], '0000000000000001.queue');
   const seen: number[] = [];
   for (let next = 1; ; ) {
-    const batch = store.readFrom(next, 7);
+    const batch = store.readFrom(next, 7) ?? assert.fail('every segment is readable');
     if (batch.length === 0) break;
     seen.push(...batch.map((m) => m.seq));
     next = (batch.at(-1)?.seq ?? 0) + 1;
   }
   assert.deepEqual(seen, Array.from({ length: 60 }, (_, i) => i + 1));
-  assert.equal(store.readFrom(1, 1)[0]?.size, encodeMessage(message(1)).length);
+  assert.equal(store.readFrom(1, 1)?.[0]?.size, encodeMessage(message(1)).length);
 
   store.markDone(30);
   const removed = store.compact(30);
   assert.ok(removed >= 2);
-  const first = store.readFrom(1, 1)[0]?.seq ?? 0;
+  const first = store.readFrom(1, 1)?.[0]?.seq ?? 0;
   assert.ok(first > 1 && first <= 31, `the segment holding seq 31 stays (starts at ${first})`);
   store.close();
   assert.deepEqual((await readdir(dir)).includes('lock'), false, 'the lock goes with a clean close');
@@ -62,4 +63,42 @@ test('the done file is rewritten in place when it grows, keeping the newest mark
   assert.equal(again.open(() => undefined).doneThrough, 3999);
   assert.match(await readFile(join(dir, 'done'), 'utf8'), /"d":3999/);
   again.close();
+});
+
+test('a read error that passes (EIO, EMFILE, here EISDIR) keeps the file, is logged once, and reading works again later', { timeout: 10_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { log, find } = memoryLog();
+  const store = new SegmentStore({ dir, segmentBytes: 500, log });
+  store.open(() => undefined);
+  for (let seq = 1; seq <= 20; seq++) store.append([{ seq, line: encodeMessage(message(seq)) }]);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.queue')).sort();
+  assert.ok(files.length >= 2, `${files.length} segment files`);
+  const file = join(dir, files[0] ?? '');
+  // The first file cannot be read for a while: its name is a directory.
+  await rename(file, `${file}.away`);
+  await mkdir(file);
+  for (let i = 0; i < 3; i++) assert.equal(store.readFrom(1, 5), undefined, 'nothing after it goes first: the caller waits');
+  assert.deepEqual(store.takeLost(), [], 'not counted as lost');
+  assert.equal(find('cannot read an outbox file: keeping it, trying again').length, 1, 'logged once');
+  await rm(file, { recursive: true });
+  await rename(`${file}.away`, file);
+  assert.deepEqual(store.readFrom(1, 3)?.map((m) => m.seq), [1, 2, 3], 'read again once it works');
+  assert.equal(find('outbox file readable again')[0]?.['failedReads'], 3);
+  await rm(file);
+  assert.deepEqual(store.readFrom(1, 1)?.map((m) => m.seq), [1], 'still cached');
+  store.close();
+});
+
+test('a queue file that is gone (ENOENT) is reported as lost and reading goes on with the next', { timeout: 10_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = new SegmentStore({ dir, segmentBytes: 500 });
+  store.open(() => undefined);
+  for (let seq = 1; seq <= 20; seq++) store.append([{ seq, line: encodeMessage(message(seq)) }]);
+  const [first, second] = (await readdir(dir)).filter((f) => f.endsWith('.queue')).sort();
+  await rm(join(dir, first ?? ''));
+  assert.equal(store.readFrom(1, 1)?.[0]?.seq, Number(second?.slice(0, 16)));
+  assert.equal(store.takeLost().length, 1);
+  store.close();
 });

@@ -16,6 +16,8 @@ class FakeLink implements OutboxLink {
   connected = false;
   receiveMaximum: number | undefined;
   autoAck = true;
+  /** Topics the broker refuses, with the MQTT 5 reason code it answers (as MQTT.js reports it: the error's `code`). */
+  readonly refuseTopics = new Map<string, number>();
   readonly events = new EventEmitter<{ up: []; down: [] }>();
   readonly sent: { topic: string; payload: string; ack: () => void; refuse: () => void }[] = [];
   readonly delivered: string[] = [];
@@ -27,7 +29,9 @@ class FakeLink implements OutboxLink {
         resolve();
       };
       this.sent.push({ topic, payload, ack, refuse: () => reject(new Error('Connection closed')) });
-      if (this.autoAck) setImmediate(ack);
+      const code = this.refuseTopics.get(topic);
+      if (code !== undefined) setImmediate(() => reject(Object.assign(new Error('Publish error: Not authorized'), { code })));
+      else if (this.autoAck) setImmediate(ack);
     });
   }
   up(): void {
@@ -179,7 +183,11 @@ test('delivery progress is marked, so a crash mid-drain resends only the unmarke
     await until('a publish to acknowledge', () => first.link.sent.length > acked);
     first.link.sent[acked]?.ack();
   }
-  await sleep(60); // let the mark land, then crash (no stop)
+  // Wait for the mark, then crash (no stop).
+  await until('a delivered mark at 100 or beyond', async () => {
+    const marks = [...(await readFile(join(first.dir, 'done'), 'utf8').catch(() => '')).matchAll(/"d":(\d+)/g)].map((m) => Number(m[1]));
+    return Math.max(0, ...marks) >= 100;
+  });
   const next = await setup(t, {}, first.base);
   next.link.up();
   await until('the rest delivered', () => next.link.delivered.includes('299'));
@@ -188,17 +196,28 @@ test('delivery progress is marked, so a crash mid-drain resends only the unmarke
   assert.ok(again.length >= 150 && again.length <= 150 + 100, `resent ${again.length}: at most one mark interval is repeated`);
 });
 
-test('queue: latest keeps only the newest waiting message per topic; all keeps every one', T, async (t) => {
-  const { link, outbox } = await setup(t);
+test('queue: latest keeps only the newest waiting message per topic, sent before the all backlog; all keeps every one, in order', T, async (t) => {
+  const { link, outbox } = await setup(t, { window: 2, flushMs: 0 });
   for (let i = 0; i < 5; i++) {
     outbox.enqueue(msg(`L${i}`, 'home/plain/temperature', true));
     outbox.enqueue(msg(`A${i}`, 'home/json/temperature', false));
+    outbox.enqueue(msg(i % 2 ? 'offline' : 'online', 'home/plain/availability', true));
   }
   link.up();
-  await until('delivered', () => link.delivered.length === 6);
+  await until('delivered', () => link.delivered.length === 7);
+  assert.deepEqual(link.delivered, ['L4', 'online', 'A0', 'A1', 'A2', 'A3', 'A4'], 'the newest latest ones first, then the backlog in order');
+  // Newer latest messages arriving during a long backlog still jump it.
+  link.autoAck = false;
+  for (let i = 5; i < 10; i++) outbox.enqueue(msg(`A${i}`, 'home/json/temperature', false));
+  outbox.enqueue(msg('L5', 'home/plain/temperature', true));
+  outbox.enqueue(msg('L6', 'home/plain/temperature', true));
+  assert.deepEqual(link.sent.slice(-2).map((s) => s.payload), ['A5', 'A6']);
+  link.autoAck = true;
+  for (const s of link.sent.slice(-2)) s.ack();
+  await until('delivered', () => link.delivered.length === 13);
   await sleep(50);
-  assert.deepEqual(link.delivered, ['A0', 'A1', 'A2', 'A3', 'L4', 'A4'], 'queue order kept, only L4 of the latest ones');
-  assert.equal(outbox.stats().superseded, 4);
+  assert.deepEqual(link.delivered.slice(7), ['A5', 'A6', 'L6', 'A7', 'A8', 'A9'], 'L5 superseded by L6, which goes before A7');
+  assert.equal(outbox.stats().superseded, 9);
   assert.equal(outbox.stats().dropped, 0);
 });
 
@@ -305,12 +324,93 @@ test('a publish the client refused is sent again before anything newer', T, asyn
   link.autoAck = false;
   link.up();
   outbox.enqueue(msg('0'));
-  outbox.enqueue(msg('1'));
   link.sent[0]?.refuse();
   await sleep(0);
   link.autoAck = true;
-  link.sent[1]?.ack();
+  outbox.enqueue(msg('1'));
+  await until('all delivered', () => link.delivered.length === 2);
+  assert.deepEqual(link.delivered, ['0', '1'], 'the refused one goes again, before anything newer');
+});
+
+test('a new connection (live reload) sends what the old one had in flight first, in order; the old one is not listened to', T, async (t) => {
+  const { link: old, outbox, find } = await setup(t, { flushMs: 0 });
+  old.autoAck = false;
+  old.up();
+  outbox.enqueue(msg('0'));
+  outbox.enqueue(msg('1'));
+  assert.equal(old.sent.length, 2);
+  const next = new FakeLink();
+  next.up();
+  outbox.setLink(next);
   outbox.enqueue(msg('2'));
-  await until('all delivered', () => link.delivered.length === 3);
-  assert.deepEqual(link.delivered, ['1', '0', '2'], 'the refused one goes again, before anything newer');
+  // The old connection stops: it refuses what it still held, acknowledges one late.
+  old.sent[0]?.refuse();
+  old.sent[1]?.ack();
+  await until('all delivered', () => next.delivered.length === 3);
+  await sleep(50);
+  assert.deepEqual(next.delivered, ['0', '1', '2'], 'order kept across the new connection');
+  assert.equal(outbox.stats().delivered, 3);
+  assert.equal(outbox.stats().queued, 0);
+  assert.equal(find('publish refused: will resend').length, 0, 'the old connection\'s answers are ignored');
+});
+
+test('a publish the broker refuses with a reason code (MQTT 5 PUBACK 0x87) is rejected once, counted, never retried, and does not hold back the files', T, async (t) => {
+  const { dir, link, outbox, find } = await setup(t);
+  link.refuseTopics.set('home/denied/temperature', 0x87);
+  outbox.enqueue(msg('a0'));
+  outbox.enqueue(msg('d0', 'home/denied/temperature'));
+  outbox.enqueue(msg('a1'));
+  outbox.enqueue(msg('d1', 'home/denied/temperature'));
+  assert.equal((await queueFiles(dir)).length, 1, 'queued on disk while down');
+  link.up();
+  await until('the others delivered', () => link.delivered.length === 2);
+  await until('the files deleted: the refusals do not pin the delivered mark', async () => (await queueFiles(dir)).length === 0);
+  await sleep(100); // several housekeeping ticks: none sends a refused one again
+  assert.deepEqual(link.delivered, ['a0', 'a1']);
+  assert.deepEqual(link.sent.filter((s) => s.topic === 'home/denied/temperature').map((s) => s.payload), ['d0', 'd1'], 'each sent once');
+  assert.equal(outbox.stats().rejected, 2);
+  assert.equal(outbox.stats().queued, 0);
+  const started = find(/broker refused a publish/);
+  assert.equal(started.length, 1, 'logged once for the episode');
+  assert.deepEqual([started[0]?.['topic'], started[0]?.['reasonCode']], ['home/denied/temperature', '0x87']);
+  // The broker's ACL is fixed: the next one on that topic goes through, and the episode ends with its count.
+  link.refuseTopics.clear();
+  outbox.enqueue(msg('d2', 'home/denied/temperature'));
+  await until('the episode end', () => find('broker accepts publishes on this topic again').length === 1);
+  assert.equal(find('broker accepts publishes on this topic again')[0]?.['rejected'], 2);
+});
+
+test('spill window: a message unacknowledged for 1 s (by default) is on disk, younger ones are not', T, async (t) => {
+  let now = 1_000_000;
+  const { dir, link, outbox } = await setup(t, { now: () => now });
+  link.autoAck = false;
+  link.up();
+  outbox.enqueue(msg('0'));
+  now += 500;
+  outbox.enqueue(msg('1'));
+  now += 490;
+  await sleep(100); // several ticks
+  assert.deepEqual(await queueFiles(dir), [], 'under 1 s: nothing written');
+  now += 20;
+  await until('the first message on disk', async () => (await queueFiles(dir)).length === 1);
+  const [file] = await queueFiles(dir);
+  assert.equal((await readFile(join(dir, file ?? ''), 'utf8')).trim().split('\n').length, 1, 'only the one older than 1 s');
+  now += 500;
+  await until('the second one too', async () => (await readFile(join(dir, file ?? ''), 'utf8')).trim().split('\n').length === 2);
+});
+
+test('a disk that cannot be written: memory holds at most memoryMaxMessages, the oldest dropped, counted and logged', T, async (t) => {
+  const { dir, link, outbox, find } = await setup(t, { memoryMaxMessages: 20 });
+  await rm(dir, { recursive: true }); // every write fails from now on (ENOENT)
+  for (let i = 0; i < 50; i++) outbox.enqueue(msg(String(i)));
+  assert.equal(find('cannot write the outbox: keeping readings in memory until it works again').length, 1);
+  const { queued, dropped } = outbox.stats();
+  assert.ok(queued <= 21, `${queued} in memory`);
+  assert.equal(queued + dropped, 50);
+  assert.equal(find('outbox full: dropping the oldest queued readings').length, 1, 'dropping logged once');
+  link.up();
+  await until('the newest delivered', () => link.delivered.includes('49'));
+  assert.deepEqual(link.delivered, Array.from({ length: queued }, (_, i) => String(50 - queued + i)), 'the newest kept, in order');
+  await until('dropping over', () => find('outbox no longer full: stopped dropping readings').length === 1);
+  assert.equal(find('outbox no longer full: stopped dropping readings')[0]?.['dropped'], dropped);
 });

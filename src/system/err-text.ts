@@ -1,0 +1,7 @@
+/**
+ * The message of a thrown value, for a log field: Error#message, or the value as text
+ * (anything can be thrown in JavaScript, not only Errors).
+ */
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
