@@ -10,8 +10,11 @@ import { memoryLog } from '../helpers/memory-log.js';
 import { byTopic, firstArrivals, key, outage, SENSORS, type Outage, type Reading } from '../helpers/outage.js';
 
 const noMosquitto = !haveMosquitto() && 'mosquitto / mosquitto-clients not installed';
-const T = { timeout: 120_000, skip: noMosquitto };
+const T = { timeout: 180_000, skip: noMosquitto };
 /** The outbox's send window and mark interval (src/mqtt/outbox.ts, outbox-disk.ts): what bounds duplicates. */
+// The agent's reconnect back-off doubles up to 30 s: a broker back just after a failed try is
+// seen up to 30 s later, and the queue drains after that (on a busy machine, slowly).
+const DRAIN_MS = 75_000;
 const WINDOW = 32;
 const MARK_EVERY = 100;
 /** A reading unacknowledged this long is on disk: 1 s spill + 1 s housekeeping tick, with slack for a loaded machine. */
@@ -65,7 +68,7 @@ test('json payloads through a broker restart: every reading delivered, in order;
   await produce(o, 12);
   assert.equal((await o.queueFiles()).length, 1, 'queued on disk during the outage');
   await o.startBroker();
-  await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', DRAIN_MS);
   await produce(o, 3);
   const { duplicates } = assertAllInOrder(o, await o.allReceived());
   t.diagnostic(`${o.produced().length} produced, ${producedAfterLoss(o).length} during the outage, ${duplicates} duplicates`);
@@ -90,7 +93,7 @@ test('agent SIGKILLed during the outage, restarted, broker back: still none miss
   assert.ok(Number(resumed['queued']) >= queuedByFirst, `${String(resumed['queued'])} queued, ${queuedByFirst} produced in the outage`);
   await produce(o, 6);
   await o.startBroker();
-  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', DRAIN_MS);
   const { duplicates } = assertAllInOrder(o, await o.allReceived());
   t.diagnostic(`${o.produced().length} produced by two agents, ${duplicates} duplicates`);
   assert.ok(duplicates <= MARK_EVERY + WINDOW, `${duplicates} duplicates: at most one mark interval plus the send window`);
@@ -115,7 +118,7 @@ test('agent SIGKILLed while the link looks up but nothing is acknowledged (half-
   proxy.restore();
   const second = await o.startAgent();
   await second.waitForLog((l) => l['msg'] === 'outbox holds readings from an earlier run: delivering them first');
-  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', DRAIN_MS);
   await produce(o, 3);
   const expected = [...old, ...second.logs.filter((l) => l['msg'] === 'reading')].map((l) => ({ topic: String(l['topic']), payload: String(l['payload']) }));
   const deadline = Date.now() + 20_000;
@@ -156,7 +159,7 @@ test('MQTT 5: publishes the broker ACL refuses (PUBACK 0x87) are rejected once a
   await produce(o, 9);
   const refusedInOutage = producedAfterLoss(o).filter((r) => r.topic.startsWith('test/c/')).length;
   await o.startBroker();
-  const summary = await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  const summary = await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', DRAIN_MS);
   assert.ok(refusedInOutage >= 2 && Number(summary['rejected']) >= refusedInOutage, `rejected ${String(summary['rejected'])}, ${refusedInOutage} queued in the outage`);
   assert.equal(Number(summary['delivered']) + Number(summary['rejected']) >= producedAfterLoss(o).length, true, 'every queued one settled');
   assert.deepEqual(await o.queueFiles(), [], 'delivered or rejected: the queue file is gone');
@@ -213,7 +216,7 @@ test('a queue file cut mid-record and with a damaged record: the agent recovers 
   const second = await o.startAgent();
   const report = await second.waitForLog((l) => String(l['msg']).startsWith('outbox file damaged'));
   assert.deepEqual([report['recovered'], report['corrupt'], Number(report['tornBytes']) > 0], [expected.length, 1, true]);
-  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await second.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', DRAIN_MS);
   await produce(o, 3);
   const got = new Set(o.sub.retainedLines.map(key));
   for (const r of expected) assert.ok(got.has(key(r)), `recovered ${key(r)}`);
@@ -229,7 +232,7 @@ test('queue: latest (the plain default): after the outage only the newest readin
   await agent.waitForLog((l) => l['msg'] === 'connection lost');
   await produce(o, 12);
   await o.startBroker();
-  await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', 30_000);
+  await agent.waitForLog((l) => l['msg'] === 'outbox delivered: queue empty', DRAIN_MS);
   await produce(o, 3);
   // Once the newest reading of each topic is in, everything before it has been sent.
   const newest = [...byTopic(o.produced())].map(([topic, payloads]) => `${topic} ${payloads.at(-1)}`);
