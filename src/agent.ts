@@ -123,7 +123,10 @@ export class Agent {
       config: () => this.#config,
       sensors: () => this.sensors(),
       busStats: () => this.#scheduler.busStats(),
-      queue: () => ({ depth: this.#outbox?.stats().queued ?? 0, dropped: this.#outbox?.stats().dropped ?? 0 }),
+      queue: () => {
+        const s = this.#outbox?.stats();
+        return { depth: s?.queued ?? 0, dropped: s?.dropped ?? 0, rejected: s?.rejected ?? 0 };
+      },
       log: this.#log,
       version: packageVersion(),
     });

@@ -16,6 +16,8 @@ export interface QueueStat {
   readonly depth: number;
   /** Readings given up on: dropped beyond the outbox limits. */
   readonly dropped: number;
+  /** Refused by the broker (an MQTT 5 failure reason code such as 0x87, not authorized): not sent again. */
+  readonly rejected: number;
 }
 
 export interface AgentStatsSource {

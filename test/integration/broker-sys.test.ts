@@ -62,7 +62,7 @@ interval: 1s
   assert.equal(doc['sensors'], 19); // every measurement of the fixture bus: 14 thermometers, a DS2438's four, a DS2401's presence
   assert.equal(typeof doc['last_cycle_ms'], 'number');
   assert.ok((doc['readings'] as { failed: number }).failed > 0, 'the fixture has faulty sensors');
-  assert.deepEqual(Object.keys(doc['queue'] as object), ['depth', 'dropped']);
+  assert.deepEqual(Object.keys(doc['queue'] as object), ['depth', 'dropped', 'rejected']);
   assert.equal((doc['mqtt'] as { connected: boolean }).connected, true);
 });
 

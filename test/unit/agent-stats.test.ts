@@ -10,7 +10,7 @@ const source = {
   ],
   connected: () => true,
   published: () => 42,
-  queue: () => ({ depth: 5, dropped: 1 }),
+  queue: () => ({ depth: 5, dropped: 1, rejected: 2 }),
 };
 
 test('the stats document: sensors, readings, the slowest cycle, the queue', { timeout: 5000 }, () => {
@@ -26,7 +26,7 @@ test('the stats document: sensors, readings, the slowest cycle, the queue', { ti
       { bus: 'w1_bus_master2', sensors: 1, last_cycle_ms: null },
     ],
     mqtt: { connected: true, published: 42 },
-    queue: { depth: 5, dropped: 1 },
+    queue: { depth: 5, dropped: 1, rejected: 2 },
   });
 });
 
