@@ -10,9 +10,8 @@ export interface OutboxLink {
   readonly connected: boolean;
   /** MQTT 5 Receive Maximum from the broker's CONNACK, if it sent one. */
   readonly receiveMaximum: number | undefined;
-  publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void>;
-  /** The same as publish() with a callback: no promise per message (MqttPublisher has it). */
-  send?(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }, done: (err: Error | undefined) => void): void;
+  /** One publish; `done` once: undefined when acknowledged, an error when refused or given back. A callback, not a promise per message. */
+  send(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }, done: (err: Error | undefined) => void): void;
   readonly events: EventEmitter<{ up: []; down: [] }>;
 }
 

@@ -184,8 +184,7 @@ export class Outbox {
       inflight.set(m.seq, m);
       const done = (err: unknown): void => this.#settled(m, err, gen);
       const opts = m.retain ? (m.qos === 1 ? RETAIN_QOS1 : { qos: m.qos, retain: true }) : { qos: m.qos, retain: false };
-      if (link.send) link.send(m.topic, m.payload, opts, done);
-      else link.publish(m.topic, m.payload, opts).then(() => done(undefined), (err: unknown) => done(err ?? new Error('refused')));
+      link.send(m.topic, m.payload, opts, done);
     }
   }
 

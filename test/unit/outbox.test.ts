@@ -22,7 +22,10 @@ class FakeLink implements OutboxLink {
   readonly sent: { topic: string; payload: string; ack: () => void; refuse: () => void }[] = [];
   readonly delivered: string[] = [];
 
-  publish(topic: string, payload: string): Promise<void> {
+  send(topic: string, payload: string, _opts: unknown, done: (err: Error | undefined) => void): void {
+    this.#publish(topic, payload).then(() => done(undefined), (err: Error) => done(err));
+  }
+  #publish(topic: string, payload: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const ack = (): void => {
         this.delivered.push(payload);
