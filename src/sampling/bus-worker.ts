@@ -107,7 +107,7 @@ export class BusWorker {
     let order = due;
     const members = [...due, ...soon].map((slot) => ({ slot, device: slot.sensor.device, source: slot.sensor.source }));
     // A read still stuck in the kernel holds the bus: no conversion either (its sensors fail with bus_stuck).
-    const bulk = this.#opts.stuck.has(this.#bus) || this.#opts.stuck.starved() ? undefined : this.#policy.select(members);
+    const bulk = this.#opts.stuck.has(this.#bus) || this.#opts.stuck.starving ? undefined : this.#policy.select(members);
     if (bulk) {
       const convertAll = bulk.source.convertAll?.bind(bulk.source);
       const result = convertAll && (await this.#blocking('therm_bulk_read', () => this.#track(convertAll(this.#bus), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));

@@ -53,9 +53,14 @@ export class StuckReads {
     return { code: 'bus_stuck', ms: this.#clock.now() - stuck.since };
   }
 
-  /** The error to report instead of waiting for a permit, when stuck reads hold every one. */
+  /** True while stuck reads hold every permit of the gate. */
+  get starving(): boolean {
+    return this.#byBus.size >= this.#gate.limit;
+  }
+
+  /** The error to report instead of waiting for a permit, when stuck reads hold every one (counted as a skipped read). */
   starved(): ReadError | undefined {
-    if (this.#byBus.size < this.#gate.limit) return undefined;
+    if (!this.starving) return undefined;
     this.#starvedSkips = (this.#starvedSkips ?? 0) + 1;
     return { code: 'no_thread', stuck: this.#byBus.size };
   }
@@ -67,7 +72,7 @@ export class StuckReads {
     this.#byBus.set(bus, entry);
     this.#total++;
     this.#log.warn({ bus, sensor, waitedMs: this.#clock.now() - since, stuckReads: this.count }, 'a read did not return: no more reads on this bus until it does');
-    if (this.#byBus.size >= this.#gate.limit) {
+    if (this.starving) {
       this.#starvedSkips ??= 0;
       this.#log.error({ stuckReads: this.count, threads: this.#gate.limit }, 'every thread for 1-Wire reads is held by a stuck read: no bus can be read until one returns');
       this.#gate.turnAwayWaiters();
