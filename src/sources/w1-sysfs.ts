@@ -26,6 +26,8 @@ export class W1SysfsSource implements Source {
   readonly #parasite = new Map<string, boolean | undefined>();
   readonly #reader = new AttributeReader();
   readonly #slavePaths = new Map<string, string>();
+  /** The master each slave sits under, resolved once: list() runs every cycle, and a realpath is a thread-pool trip per sensor. */
+  readonly #buses = new Map<string, string>();
 
   constructor(options: W1SysfsOptions) {
     this.#path = options.path;
@@ -35,9 +37,11 @@ export class W1SysfsSource implements Source {
   async list(): Promise<Device[]> {
     const entries = await readdir(this.#path);
     this.#reader.keepOpen = await onSysfs(this.#path);
-    for (const gone of [...this.#parasite.keys()].filter((name) => !entries.includes(name))) {
+    const listed = new Set(entries);
+    for (const gone of [...this.#parasite.keys()].filter((name) => !listed.has(name))) {
       this.#parasite.delete(gone);
       this.#slavePaths.delete(gone);
+      this.#buses.delete(gone);
       this.#reader.forget(join(this.#path, gone, 'w1_slave'));
     }
     const devices: Device[] = [];
@@ -62,11 +66,15 @@ export class W1SysfsSource implements Source {
 
   /** The slave's real directory sits under its master (`/sys/devices/w1_bus_master1/28-…`). */
   async #busOf(entry: string): Promise<string> {
+    let bus = this.#buses.get(entry);
+    if (bus !== undefined) return bus;
     try {
-      return dirname(await realpath(join(this.#path, entry)));
+      bus = dirname(await realpath(join(this.#path, entry)));
     } catch {
       return join(this.#path, 'w1_bus_master1');
     }
+    this.#buses.set(entry, bus);
+    return bus;
   }
 
   /** `<path>/<name>/w1_slave`, built once per device: a thousand sensors a second otherwise join() a thousand paths. */
