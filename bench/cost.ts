@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { sensorNames, type SimBusSpec } from '../src/sim/bus-simulator.js';
 import { writePlainReadings, writeTree } from '../src/sim/sim-tree.js';
+import { agentNodeFlags } from '../test/helpers/node-flags.js';
 import { freePort } from '../test/helpers/ports.js';
 import { cpuSeconds, peakRssMb, waitFor } from './lib.js';
 
@@ -45,11 +46,11 @@ export async function measureCost(sensors: number, readings: number, brokers: { 
       await writeFile(file, `${mqttPart}sources:\n  - type: w1\n    path: ${devices}\ninterval: 1s\nlog_level: warn\nweb:\n  enabled: false\nstate_dir: ${join(dir, `state-${name}`)}\n`);
       return file;
     };
-    // Started as scripts/start.sh starts it (same node flags; BENCH_AGENT_FLAGS adds some for
+    // Started as scripts/start.sh starts it (the node flags of bin/w1mqtt.cjs's #! line; BENCH_AGENT_FLAGS adds some for
     // profiling, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, and BENCH_COST=mosquitto,python picks runs). On sysfs the agent keeps each w1_slave open and re-reads it (one thread-pool trip);
     // on this tmpfs copy it would open, read and close each time unless told to keep fds.
     const agent = (keepFds: boolean) => (config: string) =>
-      spawn(process.execPath, ['--max-semi-space-size=1', ...extraFlags, join(ROOT, 'bin/w1mqtt.cjs'), 'run', '--config', config], {
+      spawn(process.execPath, [...agentNodeFlags(), ...extraFlags, join(ROOT, 'bin/w1mqtt.cjs'), 'run', '--config', config], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, W1MQTT_KEEP_FDS: keepFds ? '1' : '0' },
       });

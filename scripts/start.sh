@@ -9,10 +9,10 @@ require_node
 have mosquitto_sub || apt_install mosquitto-clients || echo "w1mqtt: (mosquitto_sub is only needed to watch the readings)" >&2
 npm_deps
 npm run --silent build
-if [ "$#" -gt 0 ]; then exec node --max-semi-space-size=1 bin/w1mqtt.cjs "$@"; fi
+if [ "$#" -gt 0 ]; then exec bin/w1mqtt.cjs "$@"; fi
 if [ -n "${W1MQTT_CONFIG:-}" ] || [ -f /etc/w1mqtt/sensors.yaml ] || [ -f sensors.yaml ] \
   || ls /sys/bus/w1/devices/w1_bus_master* >/dev/null 2>&1 || [ -d /mnt/1wire/settings ] || [ -d /run/owfs/settings ]; then
-  exec node --max-semi-space-size=1 bin/w1mqtt.cjs run
+  exec bin/w1mqtt.cjs run
 fi
 echo "w1mqtt: no 1-Wire bus and no sensors.yaml here: starting the demo. Watch it with: mosquitto_sub -t 'home/#' -v" >&2
-exec node --max-semi-space-size=1 bin/w1mqtt.cjs demo
+exec bin/w1mqtt.cjs demo

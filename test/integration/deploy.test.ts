@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { FIXTURES, ROOT } from '../helpers/agent-process.js';
 import { findBinary } from '../helpers/mosquitto.js';
+import { agentNodeFlags } from '../helpers/node-flags.js';
 
 /**
  * deploy/: the unit checked by systemd's own tools (systemd is not PID 1 here, so
@@ -127,7 +128,8 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
 
   // The unit with this machine's node, verified as installed; the udev rule.
   const unit = await readFile(join(root, 'etc/systemd/system/w1mqtt.service'), 'utf8');
-  assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --max-semi-space-size=1 /opt/w1mqtt/bin/w1mqtt\\.cjs run$`, 'm'));
+  // The same node flags as bin/w1mqtt.cjs's #! line, which every other start uses.
+  assert.match(unit, new RegExp(`^ExecStart=${escapeRegExp([process.execPath, ...agentNodeFlags()].join(' '))} /opt/w1mqtt/bin/w1mqtt\\.cjs run$`, 'm'));
   const verify = await run(analyze(), ['verify', join(root, 'etc/systemd/system/w1mqtt.service')]);
   assert.equal(verify.code, 0, verify.stderr);
   assert.equal(await readFile(join(root, 'etc/udev/rules.d/60-w1mqtt.rules'), 'utf8'), await readFile(join(ROOT, 'deploy/60-w1mqtt.rules'), 'utf8'));
@@ -164,3 +166,7 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
   assert.doesNotMatch(await readFile(join(root, 'etc/passwd'), 'utf8'), /^w1mqtt:/m);
   assert.doesNotMatch(await readFile(join(root, 'etc/group'), 'utf8'), /^w1:/m);
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
