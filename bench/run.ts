@@ -26,7 +26,7 @@ const log = (s: string): void => void process.stdout.write(`${s}\n`);
 log(`w1mqtt bench${quick ? ' (--quick)' : ''}: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), t_read ${T_READ} ms`);
 if (runs('cost') || runs('starve')) {
   log('building dist/ for the agent processes …');
-  execFileSync(process.execPath, [new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname, '-p', 'tsconfig.build.json'], { cwd: new URL('../', import.meta.url).pathname, stdio: 'inherit' });
+  execFileSync(process.execPath, [new URL('../scripts/build.mjs', import.meta.url).pathname], { cwd: new URL('../', import.meta.url).pathname, stdio: 'inherit' });
 }
 
 // (a) one bus, N sensors, 12 and 9 bit

@@ -19,5 +19,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 npm_deps
 npx tsc --noEmit -p .
-npx tsc -p tsconfig.build.json
+npm run --silent build
 exec node --import tsx --test --test-concurrency=2 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts

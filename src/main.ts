@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check.js';
 import { demoCommand } from './cli/demo.js';
@@ -7,11 +6,7 @@ import { passwdCommand } from './cli/passwd.js';
 import { runCommand } from './cli/run.js';
 import { scanCommand } from './cli/scan.js';
 import { UsageError, USAGE } from './cli/usage.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { packageVersion } from './version.js';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -33,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.version) {
-    process.stdout.write(`w1mqtt ${version()}\n`);
+    process.stdout.write(`w1mqtt ${packageVersion()}\n`);
     return 0;
   }
   const [command = 'run', ...extra] = positionals;

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { packageRoot } from './system/package-root.js';
 
-/** The package version, from package.json next to src/ (and dist/ when built). */
+/** The package version, from the package's package.json. */
 export function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL('package.json', packageRoot()), 'utf8')) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
     return 'unknown';

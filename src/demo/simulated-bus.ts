@@ -4,9 +4,10 @@ import { parseDeviceId, isOwfsDeviceName, isSysfsSlaveName } from '../onewire/id
 import { readingFromW1Slave } from '../onewire/scratchpad.js';
 import { encodeScratchpad, formatW1Slave, kernelMilli } from '../onewire/scratchpad-encode.js';
 import { readingFromOwfsText } from '../sources/owfs-value.js';
+import { packageRoot } from '../system/package-root.js';
 
-/** The fixture trees shipped with the package (fixtures/ next to src/ and dist/). */
-export const FIXTURES_DIR = new URL('../../fixtures/', import.meta.url);
+/** The fixture trees shipped with the package. */
+export const FIXTURES_DIR = new URL('fixtures/', packageRoot());
 
 interface Drifter {
   readonly write: (milli: number) => Promise<void>;

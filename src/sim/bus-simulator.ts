@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../system/package-root.js';
 import type { SimFault } from './bus-model.js';
 import type { SimCommand, SimInit, SimReply, SimStats } from './protocol.js';
 import { masterName, type SimBusSpec } from './sim-tree.js';
@@ -53,7 +54,8 @@ export class BusSimulator {
     if (files + 16 > 1024) throw new RangeError(`a simulator serves at most ${1024 - 16} files; asked for ${files}`);
     await mkdir(this.#opts.dir, { recursive: true });
     const ts = import.meta.url.endsWith('.ts');
-    const child = fork(fileURLToPath(new URL(ts ? './sim-child.ts' : './sim-child.js', import.meta.url)), [], {
+    // Built, this code sits in a chunk of the bundle; the child is its own entry point.
+    const child = fork(fileURLToPath(ts ? new URL('./sim-child.ts', import.meta.url) : new URL('dist/sim/sim-child.js', packageRoot())), [], {
       execArgv: ts ? ['--import', 'tsx'] : [],
       env: { ...process.env, UV_THREADPOOL_SIZE: String(files + 16) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

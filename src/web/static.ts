@@ -3,16 +3,16 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../system/package-root.js';
 
 /**
  * Every file the page loads, read into memory at start (about 70 kB): the page's
- * own files from `web/` at the package root (two levels up from both src/web and
- * dist/web, so it works from source and from the build) and uPlot from its npm
+ * own files from `web/` at the package root and uPlot from its npm
  * package. Nothing is fetched from elsewhere: a Pi is often offline. Only names in
  * this table are served, so no request path ever reaches the filesystem.
  */
 
-export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+export const WEB_DIR = fileURLToPath(new URL('web/', packageRoot()));
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
