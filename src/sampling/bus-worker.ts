@@ -110,7 +110,7 @@ export class BusWorker {
     const bulk = this.#opts.stuck.has(this.#bus) || this.#opts.stuck.starving ? undefined : this.#policy.select(members);
     if (bulk) {
       const convertAll = bulk.source.convertAll?.bind(bulk.source);
-      const result = convertAll && (await this.#blocking('therm_bulk_read', () => this.#track(convertAll(this.#bus), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
+      const result = convertAll && (await this.#blocking('therm_bulk_read', () => this.#track(promised(() => convertAll(this.#bus)), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
       if (result && this.#policy.report(result)) {
         // Read the converted ones first: the kernel keeps their result only until the next conversion.
         const fast = new Set(bulk.covered.map((m) => m.slot));
@@ -141,7 +141,7 @@ export class BusWorker {
     const read = (): Promise<ReadResult | undefined> =>
       this.#blocking(
         sensor.device.name,
-        () => this.#track(sensor.source.read(sensor.device), sensor.device.name).catch((err: unknown): ReadResult => ({ ok: false, error: unexpected(err).error })),
+        () => this.#track(promised(() => sensor.source.read(sensor.device)), sensor.device.name).catch((err: unknown): ReadResult => ({ ok: false, error: unexpected(err).error })),
         { ok: false, error: { code: 'timeout', ms: this.#readTimeout } },
         (error) => ({ ok: false, error }),
       );
@@ -175,37 +175,86 @@ export class BusWorker {
       // Stuck reads hold every permit: say so rather than wait for a kernel that may never answer.
       const starved = this.#opts.stuck.starved();
       if (starved) return onStuck ? onStuck(starved) : onTimeout;
-      release = await this.#opts.gate.acquire(signal);
+      // A free permit is taken at once: no promise and no extra tick on a thousand reads a second.
+      release = this.#opts.gate.tryAcquire() ?? (await this.#opts.gate.acquire(signal));
       if (signal.aborted) {
         release?.();
         return undefined;
       }
     }
     const running = call();
-    const inflight = running.then(release, release);
-    this.#inflight = inflight;
+    const granted = release;
     // Settled calls need no waiting next time (saves a listener per read on the hot path).
-    void inflight.then(() => {
+    const settle = (): void => {
+      granted();
       if (this.#inflight === inflight) this.#inflight = undefined;
-    });
-    let timer: NodeJS.Timeout | undefined;
+    };
+    const inflight: Promise<void> = running.then(settle, settle);
+    this.#inflight = inflight;
     const since = this.#opts.clock.now();
-    const timeout = new Promise<T>((resolve) => {
-      timer = setTimeout(() => {
-        this.#opts.stuck.track(this.#bus, what, since, inflight);
-        resolve(onTimeout);
-      }, this.#readTimeout);
+    return new Promise<T>((resolve, reject) => {
+      const deadline = {
+        at: performance.now() + this.#readTimeout,
+        expire: (): void => {
+          this.#opts.stuck.track(this.#bus, what, since, inflight);
+          resolve(onTimeout);
+        },
+      };
+      this.#deadline = deadline;
+      this.#armWatch();
+      const clear = (): void => {
+        if (this.#deadline === deadline) this.#deadline = undefined;
+      };
+      running.then(
+        (value) => {
+          clear();
+          resolve(value);
+        },
+        (err: unknown) => {
+          clear();
+          reject(err);
+        },
+      );
     });
-    try {
-      return await Promise.race([running, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
+
+  /**
+   * The timeout of the call in progress. One timer per bus, not one per read: it is armed
+   * for a whole timeout and, when it fires early for the read now running, re-armed for
+   * what is left, so a bus read a thousand times a second sets about one timer per timeout.
+   */
+  #deadline: { readonly at: number; readonly expire: () => void } | undefined;
+  #watch: NodeJS.Timeout | undefined;
+
+  #armWatch(): void {
+    this.#watch ??= setTimeout(this.#onWatch, this.#readTimeout).unref();
+  }
+
+  readonly #onWatch = (): void => {
+    this.#watch = undefined;
+    const deadline = this.#deadline;
+    if (!deadline) return;
+    const left = deadline.at - performance.now();
+    if (left > 0) {
+      this.#watch = setTimeout(this.#onWatch, Math.ceil(left)).unref();
+      return;
+    }
+    this.#deadline = undefined;
+    deadline.expire();
+  };
 }
 
 function unexpected(err: unknown): ConvertResult & { ok: false } {
   return { ok: false, error: { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) }, permanent: false };
+}
+
+/** A source's call as a promise even when it throws at once (a source need not be an async function). */
+function promised<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call();
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 function timedOut(ms: number): ConvertResult {

@@ -16,6 +16,13 @@ export class IoGate {
     this.limit = limit;
   }
 
+  /** A permit now if one is free and nobody waits (the usual case), else undefined: then acquire(). */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#inUse >= this.limit || this.#queue.length > 0) return undefined;
+    this.#inUse++;
+    return this.#releaser();
+  }
+
   /** Wait for a permit; resolves with its release function, or undefined if `signal` aborts first or the waiter is turned away. */
   acquire(signal?: AbortSignal): Promise<(() => void) | undefined> {
     if (signal?.aborted) return Promise.resolve(undefined);

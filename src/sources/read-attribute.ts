@@ -48,18 +48,16 @@ export class AttributeReader {
   /** Only on sysfs: on other filesystems a file replaced by rename() would read stale through a kept fd. */
   keepOpen = false;
 
-  async read(path: string): Promise<string> {
+  read(path: string): Promise<string> {
     if (!this.keepOpen) return readAttribute(path);
     const fd = this.#fds.get(path);
-    if (fd !== undefined) {
-      try {
-        return await pread(fd);
-      } catch (err) {
-        this.forget(path);
-        throw err;
-      }
-    }
+    // Not async: the steady state is one pread, without a promise of its own around it.
+    if (fd !== undefined) return readFrom(fd, 0, () => this.forget(path));
     if (this.#oneShot.has(path)) return readAttribute(path);
+    return this.#openAndRead(path);
+  }
+
+  async #openAndRead(path: string): Promise<string> {
     const opened = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY, (err, n) => (err ? reject(err) : resolve(n))));
     const regular = await new Promise<boolean>((resolve) => fstat(opened, (err, st) => resolve(!err && st.isFile())));
     try {
@@ -87,18 +85,18 @@ export class AttributeReader {
   }
 }
 
-function pread(fd: number): Promise<string> {
-  return readFrom(fd, 0);
-}
-
-/** Read to a newline or EOF, starting at `position` (null: the fd's own position). */
-function readFrom(fd: number, position: number | null): Promise<string> {
+/** Read to a newline or EOF, starting at `position` (null: the fd's own position); `onError` runs before the rejection. */
+function readFrom(fd: number, position: number | null, onError?: () => void): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     const buffer = Buffer.allocUnsafe(CHUNK);
     const next = (): void =>
-      read(fd, buffer, 0, CHUNK, position === null ? null : position + Buffer.byteLength(text, 'latin1'), (err, n) => {
-        if (err) return reject(err);
+      // latin1: one byte per character, so text.length is the offset read so far.
+      read(fd, buffer, 0, CHUNK, position === null ? null : position + text.length, (err, n) => {
+        if (err) {
+          onError?.();
+          return reject(err);
+        }
         text += buffer.toString('latin1', 0, n);
         if (n > 0 && !text.endsWith('\n')) return next();
         resolve(text);

@@ -84,18 +84,12 @@ export class W1SysfsSource implements Source {
     return path;
   }
 
-  async read(device: Device): Promise<ReadResult> {
+  read(device: Device): Promise<ReadResult> {
     const measurement = measurementToRead(device);
     if (measurement) return readW1Measurement(join(this.#path, device.name), measurement);
-    let text: string;
-    try {
-      // One read blocks a libuv thread for the conversion (up to 750 ms); the
-      // scheduler makes sure only one runs per bus.
-      text = await this.#reader.read(this.#slavePath(device.name));
-    } catch (err) {
-      return { ok: false, error: fsReadError(err) };
-    }
-    return readingFromW1Slave(text);
+    // One read blocks a libuv thread for the conversion (up to 750 ms); the scheduler
+    // makes sure only one runs per bus. Chained, not awaited: one promise less per reading.
+    return this.#reader.read(this.#slavePath(device.name)).then(readingFromW1Slave, readFailed);
   }
 
   /**
@@ -116,6 +110,10 @@ export class W1SysfsSource implements Source {
   async close(): Promise<void> {
     this.#reader.closeAll();
   }
+}
+
+function readFailed(err: unknown): ReadResult {
+  return { ok: false, error: fsReadError(err) };
 }
 
 const SYSFS_MAGIC = 0x62656572; // include/uapi/linux/magic.h
