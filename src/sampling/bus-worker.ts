@@ -1,6 +1,7 @@
 import { isRetryable } from '../onewire/validity.js';
 import type { ConvertResult, ReadError, ReadResult } from '../sources/source.js';
 import { BulkPolicy } from './bulk.js';
+import type { InFlightRead } from './in-flight.js';
 import type { IoGate } from './io-gate.js';
 import type { ScheduledSensor, SchedulerOptions } from './scheduler.js';
 import type { StuckReads } from './stuck-reads.js';
@@ -26,8 +27,6 @@ export class BusWorker {
   #slots = new Map<string, Slot>();
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
-  /** The last blocking call, settled only when the kernel really returned (even after a timeout). */
-  #inflight: Promise<void> | undefined;
   lastCycleMs: number | undefined;
 
   constructor(bus: string, opts: WorkerOptions) {
@@ -110,7 +109,7 @@ export class BusWorker {
     const bulk = this.#opts.stuck.has(this.#bus) || this.#opts.stuck.starving ? undefined : this.#policy.select(members);
     if (bulk) {
       const convertAll = bulk.source.convertAll?.bind(bulk.source);
-      const result = convertAll && (await this.#blocking('therm_bulk_read', () => this.#track(promised(() => convertAll(this.#bus)), 'therm_bulk_read').catch(unexpected), timedOut(this.#readTimeout)));
+      const result = convertAll && (await this.#blocking('therm_bulk_read', () => convertAll(this.#bus), CONVERT));
       if (result && this.#policy.report(result)) {
         // Read the converted ones first: the kernel keeps their result only until the next conversion.
         const fast = new Set(bulk.covered.map((m) => m.slot));
@@ -126,11 +125,6 @@ export class BusWorker {
     this.lastCycleMs = clock.now() - started;
   }
 
-  /** Registered until it settles, even after its timeout: the watchdog looks at the oldest. */
-  #track<T>(call: Promise<T>, what: string): Promise<T> {
-    return this.#opts.inFlight?.track(call, { bus: this.#bus, sensor: what, since: this.#opts.clock.now() }) ?? call;
-  }
-
   get #readTimeout(): number {
     return this.#opts.readTimeoutMs ?? 10_000;
   }
@@ -138,13 +132,7 @@ export class BusWorker {
   async #readOne(sensor: ScheduledSensor): Promise<void> {
     const { clock, log, onResult } = this.#opts;
     const retries = this.#opts.retries ?? 1;
-    const read = (): Promise<ReadResult | undefined> =>
-      this.#blocking(
-        sensor.device.name,
-        () => this.#track(promised(() => sensor.source.read(sensor.device)), sensor.device.name).catch((err: unknown): ReadResult => ({ ok: false, error: unexpected(err).error })),
-        { ok: false, error: { code: 'timeout', ms: this.#readTimeout } },
-        (error) => ({ ok: false, error }),
-      );
+    const read = (): Promise<ReadResult | undefined> | ReadResult | undefined => this.#blocking(sensor.device.name, () => sensor.source.read(sensor.device), READ);
     let result = await read();
     for (let i = 0; i < retries && result && !result.ok && isRetryable(result.error); i++) {
       log.debug({ sensor: sensor.device.name, code: result.error.code, bus: this.#bus }, 'retrying read');
@@ -161,69 +149,89 @@ export class BusWorker {
   /**
    * Run one call that blocks a pool thread: after the bus's previous call has really
    * returned (a timed-out read still holds its thread and the bus mutex in the kernel),
-   * and with a permit from the shared gate. Undefined when the worker stops first.
+   * and with a permit from the shared gate. Undefined when the worker stops first. The
+   * usual case (bus free, a permit free) starts the call at once: one promise per read.
    */
-  async #blocking<T>(what: string, call: () => Promise<T>, onTimeout: T, onStuck?: (error: ReadError) => T): Promise<T | undefined> {
-    const signal = this.#abort.signal;
+  #blocking<T>(what: string, call: () => Promise<T>, outcomes: Outcomes<T>): Promise<T | undefined> | T {
     // A read that timed out and is still in the kernel: its bus's other sensors fail at once
     // (bus_stuck, so their availability says so) rather than wait unseen behind it.
-    const stuck = this.#inflight && onStuck ? this.#opts.stuck.blocked(this.#bus) : undefined;
-    if (stuck && onStuck) return onStuck(stuck);
-    if (this.#inflight && !(await untilSettled(this.#inflight, signal))) return undefined;
+    if (this.#call && outcomes.notMade) {
+      const blocked = this.#opts.stuck.blocked(this.#bus);
+      if (blocked) return outcomes.notMade(blocked);
+    }
+    if (!this.#call && !this.#opts.stuck.starving && !this.#abort.signal.aborted) {
+      const release = this.#opts.gate.tryAcquire();
+      if (release) return this.#begin(what, call, outcomes, release);
+    }
+    return this.#blockingWhenFree(what, call, outcomes);
+  }
+
+  async #blockingWhenFree<T>(what: string, call: () => Promise<T>, outcomes: Outcomes<T>): Promise<T | undefined> {
+    const signal = this.#abort.signal;
+    if (this.#call && !(await untilSettled(this.#ended(this.#call), signal))) return undefined;
     let release: (() => void) | undefined;
     while (!release) {
       // Stuck reads hold every permit: say so rather than wait for a kernel that may never answer.
       const starved = this.#opts.stuck.starved();
-      if (starved) return onStuck ? onStuck(starved) : onTimeout;
-      // A free permit is taken at once: no promise and no extra tick on a thousand reads a second.
+      if (starved) return outcomes.notMade ? outcomes.notMade(starved) : outcomes.timeout(this.#readTimeout);
       release = this.#opts.gate.tryAcquire() ?? (await this.#opts.gate.acquire(signal));
       if (signal.aborted) {
         release?.();
         return undefined;
       }
     }
-    const running = call();
-    const granted = release;
-    // Settled calls need no waiting next time (saves a listener per read on the hot path).
-    const settle = (): void => {
-      granted();
-      if (this.#inflight === inflight) this.#inflight = undefined;
-    };
-    const inflight: Promise<void> = running.then(settle, settle);
-    this.#inflight = inflight;
-    const since = this.#opts.clock.now();
-    return new Promise<T>((resolve, reject) => {
-      const deadline = {
+    return this.#begin(what, call, outcomes, release);
+  }
+
+  /** The call in the kernel now; kept after its timeout until the kernel gives the thread back. */
+  #call: Call | undefined;
+
+  #begin<T>(what: string, call: () => Promise<T>, outcomes: Outcomes<T>, release: () => void): Promise<T> {
+    const { clock, inFlight, stuck } = this.#opts;
+    // Registered until it settles, even after its timeout: the watchdog looks at the oldest.
+    const info: InFlightRead = { bus: this.#bus, sensor: what, since: clock.now() };
+    inFlight?.add(info);
+    return new Promise<T>((resolve) => {
+      const current: Call = {
         at: performance.now() + this.#readTimeout,
-        expire: (): void => {
-          this.#opts.stuck.track(this.#bus, what, since, inflight);
-          resolve(onTimeout);
+        expire: () => {
+          stuck.track(this.#bus, what, info.since, this.#ended(current));
+          resolve(outcomes.timeout(this.#readTimeout));
         },
+        done: false,
       };
-      this.#deadline = deadline;
+      this.#call = current;
       this.#armWatch();
-      const clear = (): void => {
-        if (this.#deadline === deadline) this.#deadline = undefined;
+      // After a timeout, resolve() does nothing: the result was the timeout.
+      const finish = (result: T): void => {
+        current.done = true;
+        release();
+        inFlight?.delete(info);
+        if (this.#call === current) this.#call = undefined;
+        current.end?.();
+        resolve(result);
       };
-      running.then(
-        (value) => {
-          clear();
-          resolve(value);
-        },
-        (err: unknown) => {
-          clear();
-          reject(err);
-        },
-      );
+      let running: Promise<T>;
+      try {
+        running = call();
+      } catch (err) {
+        running = Promise.reject(err); // a source need not be an async function
+      }
+      running.then(finish, (err: unknown) => finish(outcomes.failed(err)));
     });
+  }
+
+  /** Settles when the kernel returns `c` (for a call that timed out). */
+  #ended(c: Call): Promise<void> {
+    if (c.done) return Promise.resolve();
+    return (c.ended ??= new Promise<void>((resolve) => (c.end = resolve)));
   }
 
   /**
    * The timeout of the call in progress. One timer per bus, not one per read: it is armed
-   * for a whole timeout and, when it fires early for the read now running, re-armed for
+   * for a whole timeout and, when it fires early for the call now running, re-armed for
    * what is left, so a bus read a thousand times a second sets about one timer per timeout.
    */
-  #deadline: { readonly at: number; readonly expire: () => void } | undefined;
   #watch: NodeJS.Timeout | undefined;
 
   #armWatch(): void {
@@ -232,29 +240,49 @@ export class BusWorker {
 
   readonly #onWatch = (): void => {
     this.#watch = undefined;
-    const deadline = this.#deadline;
-    if (!deadline) return;
-    const left = deadline.at - performance.now();
+    const current = this.#call;
+    if (!current || current.done || current.expired) return;
+    const left = current.at - performance.now();
     if (left > 0) {
       this.#watch = setTimeout(this.#onWatch, Math.ceil(left)).unref();
       return;
     }
-    this.#deadline = undefined;
-    deadline.expire();
+    current.expired = true;
+    current.expire();
   };
 }
 
-function unexpected(err: unknown): ConvertResult & { ok: false } {
-  return { ok: false, error: { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) }, permanent: false };
+/** A blocking call of the bus worker: its deadline and, once it timed out, when it really ended. */
+interface Call {
+  /** performance.now() after which it has timed out. */
+  readonly at: number;
+  readonly expire: () => void;
+  expired?: boolean;
+  done: boolean;
+  ended?: Promise<void>;
+  end?: () => void;
 }
 
-/** A source's call as a promise even when it throws at once (a source need not be an async function). */
-function promised<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return call();
-  } catch (err) {
-    return Promise.reject(err);
-  }
+/** What a blocking call yields when it does not return a value of its own. */
+interface Outcomes<T> {
+  /** It did not return within the timeout (ms). */
+  readonly timeout: (ms: number) => T;
+  /** It threw or rejected. */
+  readonly failed: (err: unknown) => T;
+  /** Not made: the bus is held by a stuck read, or stuck reads hold every thread. A conversion waits instead. */
+  readonly notMade?: (error: ReadError) => T;
+}
+
+const READ: Outcomes<ReadResult> = {
+  timeout: (ms) => ({ ok: false, error: { code: 'timeout', ms } }),
+  failed: (err) => ({ ok: false, error: unexpected(err).error }),
+  notMade: (error) => ({ ok: false, error }),
+};
+
+const CONVERT: Outcomes<ConvertResult> = { timeout: timedOut, failed: unexpected };
+
+function unexpected(err: unknown): ConvertResult & { ok: false } {
+  return { ok: false, error: { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) }, permanent: false };
 }
 
 function timedOut(ms: number): ConvertResult {

@@ -17,10 +17,19 @@ export class InFlightReads {
 
   /** Registers `read` until it settles; returns it unchanged. */
   track<T>(read: Promise<T>, info: InFlightRead): Promise<T> {
-    this.#reads.add(info);
-    const done = (): void => void this.#reads.delete(info);
+    this.add(info);
+    const done = (): void => this.delete(info);
     read.then(done, done);
     return read;
+  }
+
+  /** A read starts (the caller deletes it when it settles: no promise needed on the hot path). */
+  add(info: InFlightRead): void {
+    this.#reads.add(info);
+  }
+
+  delete(info: InFlightRead): void {
+    this.#reads.delete(info);
   }
 
   get size(): number {
