@@ -19,9 +19,10 @@ export interface CostResult {
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const extraFlags = (process.env['BENCH_AGENT_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-/** Runs to do (bundled, mosquitto, open, python); all by default. */
+/** Runs to do (bundled, mosquitto, open, python, floor); all by default. */
 const pick = new Set((process.env['BENCH_COST'] ?? '').split(',').filter((p) => p !== ''));
 export const DEBIAN_PYTHON = '/usr/bin/python3';
+export const FLOOR_LABEL = 'node fs.read + MQTT.js, no w1mqtt (floor)';
 
 /**
  * Agent cost: a plain-file w1 tree of `sensors` sensors (no simulated delays), read every
@@ -61,6 +62,9 @@ export async function measureCost(sensors: number, readings: number, brokers: { 
     if (picked('open')) results.push(await run('w1mqtt → mosquitto (open/read/close per reading)', agent(false), brokers.mosquittoUrl, 'mosquitto2', sensors, readings, await agentConfig('mosquitto2', brokers.mosquittoUrl)));
     const python = () => spawn(DEBIAN_PYTHON, [join(ROOT, 'bench/baseline_paho.py'), devices, mUrl.hostname, mUrl.port, '1', 'baseline'], { stdio: ['ignore', 'ignore', 'inherit'] });
     if (picked('python')) results.push(await run('python3 + paho-mqtt → mosquitto', python, brokers.mosquittoUrl, 'baseline', sensors, readings, ''));
+    // Node's own parts without w1mqtt (fs.read per reading, MQTT.js at QoS 1): how low the agent's figure could go.
+    const floor = () => spawn(process.execPath, [...agentNodeFlags(), join(ROOT, 'bench/floor-node.mjs'), devices, mUrl.hostname, mUrl.port, '1', 'floor'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (picked('floor')) results.push(await run(FLOOR_LABEL, floor, brokers.mosquittoUrl, 'floor', sensors, readings, ''));
     return results;
   } finally {
     await rm(dir, { recursive: true, force: true });
