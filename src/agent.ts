@@ -361,7 +361,8 @@ export class Agent {
     // A target with no queue mode of its own (an absent presence) is a state: only the newest matters.
     const latest = (sensor as Partial<PlannedSensor>).queue !== 'all';
     this.#outbox?.enqueue({ topic: sensor.topic, payload, qos: mqtt.qos, retain: mqtt.retain, latest });
-    this.#log.debug({ sensor: sensor.displayId, topic: sensor.topic, payload }, 'reading');
+    // Looked at first: the object would be built for every reading even with debug off.
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ sensor: sensor.displayId, topic: sensor.topic, payload }, 'reading');
   }
 
   /** `<topic>/availability`, retained; only the newest state matters after an outage. */

@@ -1,10 +1,10 @@
 import type { MemEntry } from './outbox-queue.js';
-import { encodeJsonLine, lineSize, messageJson, type QueuedMessage } from './outbox-record.js';
+import { encodeMessage, messageLineSize, type QueuedMessage } from './outbox-record.js';
 
 /**
  * A message in memory. Its disk line (JSON, CRC) is built only if it is ever written:
  * with the broker acknowledging, it never is. The size (what counts against `max_bytes`)
- * is the line's, computed from the same JSON.
+ * is the line's, counted without building it.
  */
 export class MemMessage implements MemEntry {
   readonly seq: number;
@@ -15,7 +15,6 @@ export class MemMessage implements MemEntry {
   readonly retain: boolean;
   readonly latest: boolean;
   readonly size: number;
-  #json: string | undefined;
 
   constructor(m: QueuedMessage) {
     this.seq = m.seq;
@@ -25,13 +24,10 @@ export class MemMessage implements MemEntry {
     this.qos = m.qos;
     this.retain = m.retain;
     this.latest = m.latest;
-    this.#json = messageJson(m);
-    this.size = lineSize(this.#json);
+    this.size = messageLineSize(m);
   }
 
   get line(): Buffer {
-    const line = encodeJsonLine(this.#json ?? messageJson(this));
-    this.#json = undefined;
-    return line;
+    return encodeMessage(this);
   }
 }

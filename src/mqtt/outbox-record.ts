@@ -62,6 +62,20 @@ export function messageJson(m: QueuedMessage): string {
   return JSON.stringify({ s: m.seq, a: m.at, t: m.topic, p: m.payload, q: m.qos, r: m.retain ? 1 : 0, l: m.latest ? 1 : 0 });
 }
 
+/** Characters that JSON.stringify escapes, and anything beyond ASCII (more than one UTF-8 byte). */
+const NOT_PLAIN = /["\\\u0000-\u001f\u007f-\uffff]/;
+
+/**
+ * lineSize(messageJson(m)) without building the JSON: every message queued counts its
+ * size against `max_bytes`, and while the broker acknowledges none is ever written.
+ * Topics and payloads of plain ASCII (all of w1mqtt's own) are counted; others are encoded.
+ */
+export function messageLineSize(m: QueuedMessage): number {
+  if (NOT_PLAIN.test(m.topic) || NOT_PLAIN.test(m.payload)) return lineSize(messageJson(m));
+  // {"s":N,"a":N,"t":"…","p":"…","q":N,"r":N,"l":N}: 36 bytes of keys and punctuation, 3 one-digit values, 4 quotes.
+  return 36 + 3 + 4 + String(m.seq).length + String(m.at).length + m.topic.length + m.payload.length + 10;
+}
+
 export function encodeMessage(m: QueuedMessage): Buffer {
   return encodeJsonLine(messageJson(m));
 }

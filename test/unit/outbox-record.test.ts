@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeLines, doneShape, encodeDone, encodeMessage, messageShape, type QueuedMessage } from '../../src/mqtt/outbox-record.js';
+import { decodeLines, doneShape, encodeDone, encodeMessage, messageLineSize, messageShape, type QueuedMessage } from '../../src/mqtt/outbox-record.js';
 
 const m = (seq: number, payload = `{"temperature":21.5,"time":"2026-01-01T00:00:0${seq % 10}.000Z"}`): QueuedMessage => ({
   seq,
@@ -61,4 +61,19 @@ test('a week of readings from 20 sensors at 30 s fits the default limits', async
   const size = encodeMessage({ seq: readings, at: Date.now(), topic: 'home/1wire/28-0316a2792dff/temperature', payload, qos: 1, retain: true, latest: false }).length;
   assert.ok(readings <= outbox.max_messages, `${readings} > ${outbox.max_messages}`);
   assert.ok(readings * size <= outbox.max_bytes, `${readings} × ${size} B > ${outbox.max_bytes}`);
+});
+
+test('messageLineSize counts the bytes of the line that would be written, without writing it', () => {
+  const topics = ['home/kitchen/temperature', 'home/1wire/28-0316a2792dff/temperature/availability', 'a', 'cuisine/température', 'say "hi"\\', 'tab\there', '\u007f', '😀/x'];
+  const payloads = ['21.44', '', 'online', '{"temperature":21.44,"unit":"C","time":"2026-11-26T13:00:00.000Z"}', 'line\nbreak', 'ünïcode'];
+  for (const topic of topics) {
+    for (const payload of payloads) {
+      for (const [seq, at] of [[1, 0], [99_999_999, 1_795_000_000_000], [4_503_599_627_370_496, 1]] as const) {
+        for (const flags of [{ qos: 0, retain: false, latest: false }, { qos: 1, retain: true, latest: true }] as const) {
+          const m: QueuedMessage = { topic, payload, seq, at, ...flags };
+          assert.equal(messageLineSize(m), encodeMessage(m).length, JSON.stringify(m));
+        }
+      }
+    }
+  }
 });
