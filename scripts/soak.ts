@@ -10,13 +10,14 @@
  * Not part of the test suite: it takes minutes and measures. It exits 1 if a reading produced
  * while it ran went missing or arrived out of order.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { SimulatedBus } from '../src/demo/simulated-bus.js';
-import { startCli, type AgentProcess } from '../test/helpers/agent-process.js';
+import { ROOT, startCli, type AgentProcess } from '../test/helpers/agent-process.js';
 import { startMosquitto, type Mosquitto } from '../test/helpers/mosquitto.js';
 import { subscribe } from '../test/helpers/mqtt-sub.js';
 
@@ -41,7 +42,9 @@ await writeFile(
   file,
   `mqtt:\n  url: ${mosquitto.url}\n  client_id: w1mqtt-soak\n  payload: json\nsources:\n  - type: w1\n    path: ${bus.w1Path}\ninterval: 1s\nstate_dir: ${join(dir, 'state')}\nweb:\n  enabled: false\n`,
 );
-const agent: AgentProcess = startCli(['run', '--config', file]);
+// The agent as installed: the bundle, with bin/w1mqtt.cjs's node flags (its RSS is the one that matters).
+execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' });
+const agent: AgentProcess = startCli(['run', '--config', file], { built: true });
 const hardStop = setTimeout(() => void finish('hard deadline reached').then(() => process.exit(2)), (minutes + 3) * 60_000);
 hardStop.unref();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void finish(signal).then(() => process.exit(130)));

@@ -4,6 +4,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { agentNodeFlags } from './node-flags.js';
 
 /** Repository root, for the CLI entry point and the fixtures. */
 export const ROOT = new URL('../../', import.meta.url).pathname;
@@ -30,10 +31,11 @@ export interface AgentProcess {
 
 /**
  * `wrap`: a command that execs the agent (same PID), e.g. `setpriv … --` to run it
- * without root's capabilities.
+ * without root's capabilities. `built`: the bundle in dist/ through bin/w1mqtt.cjs with its
+ * node flags, as installed (build it first), instead of the sources under tsx.
  */
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownWatchdogPid?: boolean; uid?: number; gid?: number; wrap?: string[] } = {}): AgentProcess {
-  const argv = ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args];
+export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownWatchdogPid?: boolean; uid?: number; gid?: number; wrap?: string[]; built?: boolean } = {}): AgentProcess {
+  const argv = opts.built ? [...agentNodeFlags(), join(ROOT, 'bin/w1mqtt.cjs'), ...args] : ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args];
   // systemd sets WATCHDOG_PID to the main PID before exec; a shell that execs node keeps its PID.
   const [shell, shellArgs] = opts.ownWatchdogPid
     ? ['/bin/sh', ['-c', 'WATCHDOG_PID=$$ exec "$0" "$@"', process.execPath, ...argv]]
