@@ -150,7 +150,7 @@ export class BusWorker {
    * Run one call that blocks a pool thread: after the bus's previous call has really
    * returned (a timed-out read still holds its thread and the bus mutex in the kernel),
    * and with a permit from the shared gate. Undefined when the worker stops first. The
-   * usual case (bus free, a permit free) starts the call at once: one promise per read.
+   * usual case (bus free, a permit free) starts the call at once, without an await or a timer.
    */
   #blocking<T>(what: string, call: () => Promise<T>, outcomes: Outcomes<T>): Promise<T | undefined> | T {
     // A read that timed out and is still in the kernel: its bus's other sensors fail at once
