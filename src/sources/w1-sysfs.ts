@@ -26,8 +26,6 @@ export class W1SysfsSource implements Source {
   readonly #parasite = new Map<string, boolean | undefined>();
   readonly #reader = new AttributeReader();
   readonly #slavePaths = new Map<string, string>();
-  /** The master each slave sits under, resolved once: list() runs every cycle, and a realpath is a thread-pool trip per sensor. */
-  readonly #buses = new Map<string, string>();
 
   constructor(options: W1SysfsOptions) {
     this.#path = options.path;
@@ -41,16 +39,16 @@ export class W1SysfsSource implements Source {
     for (const gone of [...this.#parasite.keys()].filter((name) => !listed.has(name))) {
       this.#parasite.delete(gone);
       this.#slavePaths.delete(gone);
-      this.#buses.delete(gone);
       this.#reader.forget(join(this.#path, gone, 'w1_slave'));
     }
+    const buses = await this.#masters(entries);
     const devices: Device[] = [];
     for (const entry of entries.sort()) {
       if (!isSysfsSlaveName(entry)) continue; // skips w1_bus_masterN
       const id = parseDeviceId(entry);
       if (!id || !deviceKind(id.family)) continue;
       const parasite = await this.#parasiteOf(entry);
-      devices.push({ id, name: entry, bus: await this.#busOf(entry), chip: chipName(id.family), ...(parasite !== undefined && { parasite }) });
+      devices.push({ id, name: entry, bus: buses.get(entry) ?? (await this.#busOf(entry)), chip: chipName(id.family), ...(parasite !== undefined && { parasite }) });
     }
     return devices;
   }
@@ -64,17 +62,31 @@ export class W1SysfsSource implements Source {
     return value;
   }
 
+  /**
+   * Each slave's master, from one readdir of each master's real directory
+   * (`/sys/devices/w1_bus_master1/28-…`): a realpath per slave at every discovery would be
+   * a thread-pool trip per sensor. A master that cannot be read leaves its slaves to #busOf.
+   */
+  async #masters(entries: readonly string[]): Promise<Map<string, string>> {
+    const buses = new Map<string, string>();
+    for (const master of entries.filter((e) => e.startsWith('w1_bus_master'))) {
+      try {
+        const real = await realpath(join(this.#path, master));
+        for (const slave of await readdir(real)) buses.set(slave, real);
+      } catch {
+        // gone meanwhile (a USB master unplugged): its slaves vanish at the next listing
+      }
+    }
+    return buses;
+  }
+
   /** The slave's real directory sits under its master (`/sys/devices/w1_bus_master1/28-…`). */
   async #busOf(entry: string): Promise<string> {
-    let bus = this.#buses.get(entry);
-    if (bus !== undefined) return bus;
     try {
-      bus = dirname(await realpath(join(this.#path, entry)));
+      return dirname(await realpath(join(this.#path, entry)));
     } catch {
       return join(this.#path, 'w1_bus_master1');
     }
-    this.#buses.set(entry, bus);
-    return bus;
   }
 
   /** `<path>/<name>/w1_slave`, built once per device: a thousand sensors a second otherwise join() a thousand paths. */
