@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { startExtras, type Extras } from './agent-extras.js';
 import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from './config/diff.js';
-import type { Config, SourceConfig } from './config/schema.js';
+import type { Config } from './config/schema.js';
 import { readingPayload } from './devices/payload.js';
 import { PresenceState } from './devices/presence.js';
 import type { Logger } from './log.js';
@@ -19,9 +19,9 @@ import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
 import { planSensors, type PublishTarget, type PlannedSensor } from './sampling/plan.js';
 import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
-import { errnoHint } from './sources/fs-errors.js';
 import { createSource, detectSources } from './sources/registry.js';
-import type { Device, ReadResult, Source } from './sources/source.js';
+import { SourceSet } from './sources/source-set.js';
+import type { Device, ReadResult } from './sources/source.js';
 import { errText } from './system/err-text.js';
 import { locateStateDir } from './system/state-dir.js';
 import { packageVersion } from './version.js';
@@ -62,12 +62,10 @@ export class Agent {
   #broker: BundledBroker | undefined;
   #publisher: MqttPublisher | undefined;
   #outbox: Outbox | undefined;
-  #sources: { config: SourceConfig; source: Source; failing: boolean; devices: Device[] }[] = [];
+  #sources: SourceSet;
   #plan = new Map<string, PlannedSensor>();
   #found: { source: string; device: Device }[] = [];
   #missingLogged = new Set<string>();
-  /** Sources whose listing fails: since when and how often, for the line that says they are back. */
-  readonly #listFailures = new Map<Source, { since: number; count: number }>();
   #discoveryTimer: NodeJS.Timeout | undefined;
   #discovering: Promise<void> | undefined;
   #lastDiscovery = 0;
@@ -85,6 +83,7 @@ export class Agent {
     this.#config = options.config;
     this.#log = options.log;
     this.#faults = new FaultTracker(options.log.child({ module: 'sensors' }));
+    this.#sources = new SourceSet([], options.log, options.clock);
     this.#availability = new SensorAvailability(options.log.child({ module: 'sensors' }), options.config.unavailable_after);
     this.#scheduler = new Scheduler({
       clock: options.clock,
@@ -135,7 +134,7 @@ export class Agent {
     if (sourceConfigs.length === 0) {
       this.#log.warn('no 1-Wire source found: no /sys/bus/w1/devices (is the w1-gpio overlay enabled?), no OWFS mount at /mnt/1wire or /run/owfs, and no owserver on 127.0.0.1:4304');
     }
-    this.#sources = sourceConfigs.map((c) => ({ config: c, source: createSource(c), failing: false, devices: [] }));
+    this.#sources = new SourceSet(sourceConfigs.map(createSource), this.#log, this.#opts.clock);
     await this.discover();
     this.#scheduler.start();
     const every = this.#opts.discoveryMs ?? DISCOVERY_MS;
@@ -214,13 +213,13 @@ export class Agent {
     }
     this.#config = next;
     if (diff.settings.includes('log_level')) this.#log.level = next.log_level ?? process.env['LOG_LEVEL'] ?? 'info';
-    const oldSources = diff.sources ? this.#sources : [];
-    if (diff.sources) this.#sources = (next.sources ?? (await detectSources())).map((c) => ({ config: c, source: createSource(c), failing: false, devices: [] }));
+    const oldSources = diff.sources ? this.#sources : undefined;
+    if (diff.sources) this.#sources = new SourceSet((next.sources ?? (await detectSources())).map(createSource), this.#log, this.#opts.clock);
     // A discovery already running may have listed the old sources: wait for it, then look again.
     await this.#discovering;
     await this.discover();
     this.#release();
-    await Promise.all(oldSources.map((s) => s.source.close()));
+    await oldSources?.close();
     for (const topic of retired) this.#presence.forget(topic);
     if (!reconnect) await clearRetained(this.#publisher, retired, this.#log);
     this.events.emit('reload', next);
@@ -238,26 +237,7 @@ export class Agent {
   }
 
   async #discover(): Promise<void> {
-    const found: { source: Source; devices: Device[] }[] = [];
-    for (const entry of this.#sources) {
-      try {
-        entry.devices = await entry.source.list();
-        const outage = this.#listFailures.get(entry.source);
-        if (entry.failing) this.#log.info({ source: entry.source.name, failures: outage?.count, durationMs: this.#opts.clock.now() - (outage?.since ?? 0) }, 'source is back');
-        this.#listFailures.delete(entry.source);
-        entry.failing = false;
-      } catch (err) {
-        const hint = errnoHint(String((err as { code?: unknown }).code));
-        if (!entry.failing) this.#log.warn({ source: entry.source.name, err: errText(err), ...(hint ? { hint } : {}) }, 'cannot list devices of source (bus master gone?)');
-        entry.failing = true;
-        const outage = this.#listFailures.get(entry.source) ?? { since: this.#opts.clock.now(), count: 0 };
-        outage.count++;
-        this.#listFailures.set(entry.source, outage);
-      }
-      // A source that cannot list (owserver restarting, bus master gone) keeps its last
-      // devices: their reads fail and recover, each logged once, instead of vanishing.
-      found.push({ source: entry.source, devices: entry.devices });
-    }
+    const found = await this.#sources.list();
     this.#found = found.flatMap((f) => f.devices.map((device) => ({ source: f.source.name, device })));
     const plan = planSensors(this.#config, found);
     const next = new Map(plan.sensors.map((s) => [s.key, s]));
@@ -328,7 +308,7 @@ export class Agent {
     const context = { sensor: sensor.displayId, topic: sensor.topic, bus: sensor.device.bus };
     this.events.emit('reading', sensor, result, at);
     if (!result.ok) {
-      const sourceDown = this.#sources.some((s) => s.source === sensor.source && s.failing);
+      const sourceDown = this.#sources.failing(sensor.source);
       this.#faults.failure(sensor.displayId, result.error, at, context, !sourceDown);
       this.#publishAvailability(sensor, this.#availability.failure(sensor.key, result.error.code, at, context));
       return;
@@ -394,7 +374,7 @@ export class Agent {
       ['outbox', async () => this.#outbox?.stop()],
       ['mqtt', async () => this.#publisher?.stop()],
       ['broker', async () => this.#broker?.stop()],
-      ['sources', async () => void (await Promise.all(this.#sources.map((s) => s.source.close())))],
+      ['sources', () => this.#sources.close()],
     ];
     for (const [name, step] of steps) {
       try {
