@@ -54,7 +54,7 @@ target="$destdir$prefix"
 say "installing the program into $target"
 rm -rf "$target.new" "$target.old"
 mkdir -p "$target.new"
-cp -a package.json package-lock.json README.md bin dist deploy fixtures node_modules "$target.new/"
+cp -a package.json package-lock.json README.md bin dist deploy fixtures web node_modules "$target.new/"
 (cd "$target.new" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 [ -d "$target" ] && mv "$target" "$target.old"
 mv "$target.new" "$target"

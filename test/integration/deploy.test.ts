@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile as execFileCb } from 'node:child_process';
+import { execFile as execFileCb, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, cp, lstat, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { FIXTURES, ROOT } from '../helpers/agent-process.js';
 import { findBinary } from '../helpers/mosquitto.js';
 import { agentNodeFlags } from '../helpers/node-flags.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * deploy/: the unit checked by systemd's own tools (systemd is not PID 1 here, so
@@ -118,6 +119,7 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
   assert.equal(await readlink(join(root, 'usr/local/bin/w1mqtt')), '/opt/w1mqtt/bin/w1mqtt.cjs');
   const version = await run(process.execPath, [join(prog, 'bin/w1mqtt.cjs'), '--version']);
   assert.match(version.stdout, /^w1mqtt \d+\.\d+\.\d+\n$/);
+  await servesLivePage(prog);
 
   // The user in the w1 group, made by systemd-sysusers inside the root only.
   const passwd = await readFile(join(root, 'etc/passwd'), 'utf8');
@@ -169,4 +171,32 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The installed copy runs (its demo) and serves the live page with its chart library: web/ and uPlot came along. */
+async function servesLivePage(prog: string): Promise<void> {
+  const [port, webPort] = [await freePort(), await freePort()];
+  const state = await mkdtemp(join(tmpdir(), 'w1mqtt-installed-state-'));
+  const child = spawn(process.execPath, [...agentNodeFlags(), join(prog, 'bin/w1mqtt.cjs'), 'demo', '--port', String(port), '--web-port', String(webPort)], {
+    cwd: prog,
+    env: { ...process.env, STATE_DIRECTORY: state },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    const deadline = Date.now() + 30_000;
+    let page: Response | undefined;
+    while (!page?.ok) {
+      if (Date.now() > deadline) assert.fail(`the installed program served no page on :${webPort}`);
+      page = await fetch(`http://127.0.0.1:${webPort}/`).catch(() => undefined);
+      if (!page?.ok) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(await page.text(), /<!doctype html>/i);
+    const chart = await fetch(`http://127.0.0.1:${webPort}/vendor/uPlot.iife.min.js`);
+    assert.equal(chart.status, 200);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await rm(state, { recursive: true, force: true });
+  }
 }
