@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { errText } from '../system/err-text.js';
 import type { OutboxEpisodes } from './outbox-episodes.js';
 import type { OutboxQueue } from './outbox-queue.js';
+import { encodeMessage } from './outbox-record.js';
 import { SegmentStore } from './outbox-store.js';
 
 /**
@@ -65,7 +66,8 @@ export class OutboxDisk {
     const failing = this.#writeFailing;
     if (failing && now() - failing.lastTry < RETRY_WRITE_MS) return;
     try {
-      store.append(mem.slice(0, n));
+      // Encoded only now: with the broker acknowledging, a message never is.
+      store.append(mem.slice(0, n).map((m) => ({ seq: m.seq, line: encodeMessage(m) })));
     } catch (err) {
       if (!this.#writeFailing) this.#o.log.warn({ dir: store.dir, err: errText(err) }, 'cannot write the outbox: keeping readings in memory until it works again');
       this.#writeFailing ??= { since: now(), count: 0, lastTry: 0 };

@@ -14,9 +14,6 @@ import type { StoredMessage } from './outbox-store.js';
  * Older `latest` messages of that topic are superseded, so the order within a topic holds.
  */
 
-/** A message still in memory, with its encoded line ready for the disk. */
-export type MemEntry = StoredMessage & { readonly line: Buffer };
-
 /** The part of the disk store the queue reads from. */
 export interface DiskReader {
   /** Highest seq on disk; every seq in memory is above it. */
@@ -32,7 +29,7 @@ export class OutboxQueue {
   count = 0;
   bytes = 0;
   #disk: DiskReader | undefined;
-  #mem: MemEntry[] = [];
+  #mem: StoredMessage[] = [];
   #ahead: StoredMessage[] = [];
   #cursor = 1;
   #retry: StoredMessage[] = [];
@@ -58,13 +55,13 @@ export class OutboxQueue {
     this.#fresh.set(m.topic, { ...m, size });
   }
 
-  push(entry: MemEntry): void {
+  push(entry: StoredMessage): void {
     this.#mem.push(entry);
     this.account(entry, entry.size);
   }
 
   /** Messages not on disk yet, oldest first. */
-  get memory(): readonly MemEntry[] {
+  get memory(): readonly StoredMessage[] {
     return this.#mem;
   }
 

@@ -4,8 +4,7 @@ import { openOutboxDir, type OutboxDisk } from './outbox-disk.js';
 import { OutboxEpisodes, type Outcome } from './outbox-episodes.js';
 import { brokerReasonCode, type OutboxLink, type OutboxStats, type OutgoingMessage } from './outbox-link.js';
 import { OutboxQueue } from './outbox-queue.js';
-import { MemMessage } from './outbox-mem.js';
-import type { QueuedMessage } from './outbox-record.js';
+import { messageLineSize } from './outbox-record.js';
 import type { StoredMessage } from './outbox-store.js';
 
 export type { OutboxLink, OutboxStats, OutgoingMessage };
@@ -151,8 +150,9 @@ export class Outbox {
   /** Queue one message. Returns at once; with the link down it is on disk (page cache) before this returns. */
   enqueue(message: OutgoingMessage): void {
     if (this.#stopping) return;
-    const m: QueuedMessage = { topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, latest: message.latest, seq: ++this.#lastSeq, at: this.#now() };
-    const entry = new MemMessage(m);
+    const entry = { topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, latest: message.latest, seq: ++this.#lastSeq, at: this.#now(), size: 0 };
+    // What counts against max_bytes: the size of its line on disk, counted without encoding it.
+    entry.size = messageLineSize(entry);
     this.#q.push(entry);
     const ms = this.#o.flushMs ?? 20;
     if (this.#link.connected && ms > 0) {
