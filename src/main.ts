@@ -7,6 +7,7 @@ import { runCommand } from './cli/run.js';
 import { scanCommand } from './cli/scan.js';
 import { UsageError, USAGE } from './cli/usage.js';
 import { packageVersion } from './version.js';
+import { errText } from './system/err-text.js';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -57,7 +58,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const isUsage = err instanceof UsageError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
-    process.stderr.write(`w1mqtt: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`w1mqtt: ${errText(err)}\n`);
     if (isUsage) process.stderr.write(`\n${USAGE}`);
     process.exitCode = isUsage ? 2 : 1;
   },

@@ -4,6 +4,7 @@ import { summarizeDiff } from '../config/diff.js';
 import { formatProblem, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { errText } from '../system/err-text.js';
 
 export interface ReloaderOptions {
   readonly file: string;
@@ -75,7 +76,7 @@ export class ConfigReloader {
         `config reloaded: ${summarizeDiff(diff, loaded.config)}`,
       );
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errText(err);
       log.error({ file, reason, err: message }, 'config reload failed: still running the previous config');
       configError = message;
     } finally {

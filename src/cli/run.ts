@@ -7,6 +7,7 @@ import { ServiceNotifier } from '../system/service.js';
 import { handleShutdownSignals } from '../system/shutdown.js';
 import { followConfig } from './live-config.js';
 import { loadCliConfig } from './load-config.js';
+import { errText } from '../system/err-text.js';
 
 /** `w1mqtt run`: load config, start the agent, follow sensors.yaml, run until a signal. */
 export async function runCommand(args: { config?: string | undefined }): Promise<number> {
@@ -45,17 +46,17 @@ export async function runAgent(config: Config, log: Logger, onStop?: () => Promi
     await service?.stopping();
     await detach?.();
     await agent.stop();
-    await page?.stop().catch((err: unknown) => log.error({ part: 'web', err: err instanceof Error ? err.message : String(err) }, 'error while stopping'));
+    await page?.stop().catch((err: unknown) => log.error({ part: 'web', err: errText(err) }, 'error while stopping'));
     await onStop?.();
     await notify?.close();
   };
   handleShutdownSignals({ log, stop: stopAll });
   // The page is optional: whatever goes wrong with it, the agent still starts.
-  await page?.start().catch((err: unknown) => log.error({ module: 'web', err: err instanceof Error ? err.message : String(err) }, 'web page not available'));
+  await page?.start().catch((err: unknown) => log.error({ module: 'web', err: errText(err) }, 'web page not available'));
   try {
     await agent.start();
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    log.fatal({ err: errText(err) }, 'cannot start');
     await stopAll();
     return 1;
   }

@@ -8,6 +8,7 @@ import { sensorMap } from '../sampling/plan.js';
 import { createSource, detectSources } from '../sources/registry.js';
 import { describeError, type Device, type ReadResult, type Source } from '../sources/source.js';
 import { loadCliConfig } from './load-config.js';
+import { errText } from '../system/err-text.js';
 
 interface Row {
   readonly device: Device;
@@ -46,7 +47,7 @@ export async function scanCommand(args: { config?: string | undefined; yaml: boo
       }
     } catch (err) {
       failed = true;
-      process.stderr.write(`${source.name}: cannot list devices: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`${source.name}: cannot list devices: ${errText(err)}\n`);
     } finally {
       await source.close();
     }

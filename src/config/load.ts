@@ -3,6 +3,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node }
 import type { z } from 'zod';
 import { MEASUREMENT_NAMES } from '../devices/kinds.js';
 import { configSchema, type Config } from './schema.js';
+import { errText } from '../system/err-text.js';
 
 /** One problem in a config file, located for the user: `sensors.yaml:12:5 sensors.28-….interval: …`. */
 export interface ConfigProblem {
@@ -28,7 +29,7 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errText(err);
     return { ok: false, file, problems: [{ file, line: 1, col: 1, path: '', message: `cannot read: ${message}` }] };
   }
   return parseConfigText(text, file);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
+import { errText } from '../system/err-text.js';
 
 export interface ConfigWatcherOptions {
   /** sensors.yaml, or the candidate paths while there is none yet. */
@@ -50,7 +51,7 @@ export class ConfigWatcher {
       const file = resolve(path);
       if (this.#files.has(file)) this.#debounce(file, event);
     });
-    watcher.on('error', (err) => this.#o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'watching sensors.yaml failed'));
+    watcher.on('error', (err) => this.#o.log.warn({ err: errText(err) }, 'watching sensors.yaml failed'));
     await new Promise<void>((done) => watcher.once('ready', () => done()));
     this.#o.log.info({ files: [...this.#files] }, `watching ${[...this.#files].map((f) => basename(f)).join(', ')} for changes`);
   }

@@ -5,6 +5,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { errText } from '../system/err-text.js';
 
 /**
  * The bundled broker's listeners: plain MQTT over TCP, MQTT over TLS (mosquitto's
@@ -33,7 +34,7 @@ export async function listenTls(host: string, port: number, files: { cert_file: 
   try {
     server = createTlsServer({ cert, key }, (socket) => accept(socket, socket.remoteAddress));
   } catch (err) {
-    throw new Error(`broker.tls: cannot use ${files.cert_file} / ${files.key_file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`broker.tls: cannot use ${files.cert_file} / ${files.key_file}: ${errText(err)}`, { cause: err });
   }
   // A failed handshake (a plain-MQTT client on the TLS port, a bad certificate) is that client's problem.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
@@ -102,7 +103,7 @@ async function read(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`cannot read ${what} ${file}: ${errText(err)}`, { cause: err });
   }
 }
 
@@ -122,6 +123,6 @@ function listenError(err: unknown, kind: Listener['kind'], host: string, port: n
   if (code === 'EADDRNOTAVAIL') {
     return new Error(`${host} is not an address of this machine: set broker.host in sensors.yaml`, { cause: err });
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errText(err);
   return new Error(`bundled broker cannot listen on ${host}:${port}: ${message}`, { cause: err });
 }

@@ -4,6 +4,7 @@ import { sensorMap, type PlannedSensor } from '../sampling/plan.js';
 import { COMPONENTS, discoveryMessages, parseDiscoveryTopic, type DiscoveryDevice } from './discovery.js';
 import type { MessageHandler, PublishOptions } from './publisher.js';
 import { availabilityTopic, statusTopic } from './topics.js';
+import { errText } from '../system/err-text.js';
 
 /**
  * Keeps Home Assistant's view of the sensors in step with the agent: publishes the
@@ -126,7 +127,7 @@ export class HomeAssistantDiscovery {
 
   #send(topic: string, payload: string): void {
     this.#o.link.publish(topic, payload, { qos: 1, retain: true }).catch((err: unknown) => {
-      this.#o.log.warn({ topic, err: err instanceof Error ? err.message : String(err) }, 'could not publish Home Assistant discovery');
+      this.#o.log.warn({ topic, err: errText(err) }, 'could not publish Home Assistant discovery');
     });
   }
 }

@@ -5,6 +5,7 @@ import type { InFlightRead } from './in-flight.js';
 import type { IoGate } from './io-gate.js';
 import type { ScheduledSensor, SchedulerOptions } from './scheduler.js';
 import type { StuckReads } from './stuck-reads.js';
+import { errText } from '../system/err-text.js';
 
 export type WorkerOptions = SchedulerOptions & { readonly gate: IoGate; readonly stuck: StuckReads };
 
@@ -282,7 +283,7 @@ const READ: Outcomes<ReadResult> = {
 const CONVERT: Outcomes<ConvertResult> = { timeout: timedOut, failed: unexpected };
 
 function unexpected(err: unknown): ConvertResult & { ok: false } {
-  return { ok: false, error: { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) }, permanent: false };
+  return { ok: false, error: { code: 'io_error', errno: 'EUNKNOWN', message: errText(err) }, permanent: false };
 }
 
 function timedOut(ms: number): ConvertResult {

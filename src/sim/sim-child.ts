@@ -5,6 +5,7 @@ import { BusModel, type SimFault, type SimSensor, type Timer } from './bus-model
 import { CommandFifo, FifoFile, FifoStock } from './fifo-file.js';
 import type { SimCommand, SimInit, SimReply, SimStats } from './protocol.js';
 import { masterName, removeSlave, writeSlave, writeTree, type SimSensorSpec } from './sim-tree.js';
+import { errText } from '../system/err-text.js';
 
 /**
  * The simulated kernel, in a process of its own: every FIFO waiting for a reader holds one
@@ -153,13 +154,13 @@ process.on('message', (message: SimInit | SimCommand) => {
   if (message.type === 'init') {
     start(message).then(
       () => send({ id: 0, ok: true }),
-      (err: unknown) => send({ id: 0, ok: false, error: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => send({ id: 0, ok: false, error: errText(err) }),
     );
     return;
   }
   handle(message).then(
     (result) => send({ id: message.id, ok: true, result }),
-    (err: unknown) => send({ id: message.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) => send({ id: message.id, ok: false, error: errText(err) }),
   );
 });
 process.on('disconnect', () => process.exit(0));

@@ -1,4 +1,5 @@
 import type { ConvertResult, ReadError } from './source.js';
+import { errText } from '../system/err-text.js';
 
 /**
  * Map a filesystem error to a reading error. ENOENT means the device directory is
@@ -8,7 +9,7 @@ import type { ConvertResult, ReadError } from './source.js';
 export function fsReadError(err: unknown): ReadError {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'EUNKNOWN';
   if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENXIO') return { code: 'not_present' };
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errText(err);
   return { code: 'io_error', errno: code, message };
 }
 
@@ -20,7 +21,7 @@ export function fsReadError(err: unknown): ReadError {
  */
 export function convertFailure(err: unknown): ConvertResult {
   const errno = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'EUNKNOWN';
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errText(err);
   return { ok: false, error: { code: 'io_error', errno, message }, permanent: ['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno) };
 }
 

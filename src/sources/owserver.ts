@@ -7,6 +7,7 @@ import { OwserverClient, OwserverError } from './owserver-client.js';
 import { FLAG, MSG, parseDirall, type Response } from './owserver-protocol.js';
 import { readingFromOwfsText } from './owfs-value.js';
 import type { ConvertResult, Device, ReadError, ReadResult, Source } from './source.js';
+import { errText } from '../system/err-text.js';
 
 export interface OwserverOptions {
   readonly host: string;
@@ -92,7 +93,7 @@ export class OwserverSource implements Source {
   #transportError(err: unknown): ReadError {
     if (err instanceof OwserverError && err.code === 'ETIMEDOUT') return { code: 'timeout', ms: this.#opts.timeoutMs };
     if (err instanceof OwserverError) return { code: 'io_error', errno: err.code, message: err.message };
-    return { code: 'io_error', errno: 'EUNKNOWN', message: err instanceof Error ? err.message : String(err) };
+    return { code: 'io_error', errno: 'EUNKNOWN', message: errText(err) };
   }
 
   /** Write `1` to /simultaneous/temperature: SKIP ROM + CONVERT T for the whole bus (ow_simultaneous.c). */

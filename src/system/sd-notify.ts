@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { Logger } from '../log.js';
+import { errText } from './err-text.js';
 
 /**
  * The sd_notify protocol (man sd_notify(3)): newline-separated `KEY=VALUE` lines in
@@ -143,7 +144,7 @@ export class SdNotify {
           this.#failing = false;
         },
         (err: unknown) => {
-          if (!this.#failing) this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot notify systemd');
+          if (!this.#failing) this.#log.warn({ err: errText(err) }, 'cannot notify systemd');
           this.#failing = true;
         },
       ),

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { SavedSeries } from './history.js';
+import { errText } from '../system/err-text.js';
 
 /**
  * history.json in the state directory: written once on a clean stop (an SD card
@@ -44,7 +45,7 @@ export async function loadHistoryFile(path: string): Promise<LoadOutcome> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'invalid', reason: err instanceof Error ? err.message : String(err), keptAs: undefined };
+    return { kind: 'invalid', reason: errText(err), keptAs: undefined };
   }
   let reason: string;
   try {
@@ -53,7 +54,7 @@ export async function loadHistoryFile(path: string): Promise<LoadOutcome> {
     const issue = parsed.error.issues[0];
     reason = `${issue?.path.join('.') || '(top)'}: ${issue?.message ?? 'invalid'}`;
   } catch (err) {
-    reason = err instanceof Error ? err.message : String(err);
+    reason = errText(err);
   }
   const keptAs = `${path}.invalid`;
   const moved = await rename(path, keptAs).then(

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { AccessControl } from './access.js';
 import type { EventHub } from './events.js';
 import type { Asset } from './static.js';
+import { errText } from '../system/err-text.js';
 
 /**
  * The page's HTTP server (node:http). Read-only: GET and HEAD, nothing else, and
@@ -101,7 +102,7 @@ export class WebServer {
     try {
       this.#route(req, res);
     } catch (err) {
-      this.#o.log.error({ err: err instanceof Error ? err.message : String(err), url: req.url }, 'web request failed');
+      this.#o.log.error({ err: errText(err), url: req.url }, 'web request failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     }
