@@ -53,6 +53,10 @@ export interface DiscoveryContext {
   /** The agent's `<base_topic>/w1mqtt/<client_id>/status`. */
   readonly statusTopic: string;
   readonly version: string;
+  /** The agent device's identifier (agentIdentifier), named by every sensor device as its `via_device`. */
+  readonly agent?: string | undefined;
+  /** origin.support_url. @default DEFAULT_SUPPORT_URL */
+  readonly supportUrl?: string | undefined;
 }
 
 export interface DiscoveryMessage {
@@ -60,7 +64,35 @@ export interface DiscoveryMessage {
   /** Retained JSON; an empty payload removes the entity (HA's "Removing entities"). */
   readonly payload: string;
   readonly uniqueId: string;
+  readonly stateTopic: string;
 }
+
+/** Where to ask about w1mqtt, when package.json names no repository or homepage. */
+export const DEFAULT_SUPPORT_URL = 'https://github.com/w1mqtt/w1mqtt';
+
+/** origin.support_url from a parsed package.json: its homepage, else its repository (a string or `{ url }`). */
+export function supportUrlOf(pkg: unknown): string {
+  const p = (typeof pkg === 'object' && pkg !== null ? pkg : {}) as { homepage?: unknown; repository?: unknown };
+  const repo = typeof p.repository === 'object' && p.repository !== null ? (p.repository as { url?: unknown }).url : p.repository;
+  const url = [p.homepage, repo].find((u): u is string => typeof u === 'string' && /^(git\+)?https?:\/\//.test(u));
+  // npm's `git+https://…/x.git` form is for git; a person wants the web page.
+  return url?.replace(/^git\+/, '').replace(/\.git$/, '') ?? DEFAULT_SUPPORT_URL;
+}
+
+/**
+ * HA's `origin` (integrations/mqtt, "Discovery payload"): logged by HA when it sets up or
+ * updates an entity, so a user can tell which program made it and where to ask.
+ */
+function origin(ctx: DiscoveryContext): { name: string; sw_version: string; support_url: string } {
+  return { name: 'w1mqtt', sw_version: ctx.version, support_url: ctx.supportUrl ?? DEFAULT_SUPPORT_URL };
+}
+
+/**
+ * Measurements that say how the chip is doing rather than what it measures: HA files them under
+ * the device's "Diagnostic" entities (entity_category, developers.home-assistant.io "Generic properties").
+ * A DS2438's VDD is its supply voltage (devices/kinds.ts).
+ */
+const DIAGNOSTIC_MEASUREMENTS: ReadonlySet<string> = new Set(['vdd']);
 
 /** The 64-bit ROM in wire order (family, serial, CRC), lower-case hex: the chip's identity on any bus. */
 export function romHex(id: DeviceId): string {
@@ -109,6 +141,7 @@ export function discoveryMessages(device: DiscoveryDevice, ctx: DiscoveryContext
       state_topic: m.topic,
       device_class: m.quantity,
       ...kind,
+      ...(DIAGNOSTIC_MEASUREMENTS.has(m.measurement ?? m.quantity) ? { entity_category: 'diagnostic' } : {}),
       ...(ctx.payload === 'json' ? { value_template: `{{ value_json.${m.quantity} }}` } : {}),
       qos: ctx.qos,
       availability,
@@ -121,13 +154,69 @@ export function discoveryMessages(device: DiscoveryDevice, ctx: DiscoveryContext
         model: device.chip,
         model_id: `family 0x${device.id.family}`,
         serial_number: device.id.sysfs,
+        // The agent reads the chip for HA: HA shows the chip under the agent's device.
+        ...(ctx.agent === undefined ? {} : { via_device: ctx.agent }),
       },
-      origin: { name: 'w1mqtt', sw_version: ctx.version },
+      origin: origin(ctx),
     };
-    return { topic: discoveryTopic(ctx.prefix, unique, presence ? 'binary_sensor' : 'sensor'), payload: JSON.stringify(config), uniqueId: unique };
+    return { topic: discoveryTopic(ctx.prefix, unique, presence ? 'binary_sensor' : 'sensor'), payload: JSON.stringify(config), uniqueId: unique, stateTopic: m.topic };
   });
 }
 
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** What HA learns of the agent itself: its client id names it, its host is what a person recognises. */
+export interface AgentInfo {
+  readonly clientId: string;
+  readonly host: string;
+  /** `<base_topic>/w1mqtt/<client_id>/stats` (mqtt/agent-stats.ts), or undefined when stats_interval is 0. */
+  readonly statsTopic: string | undefined;
+}
+
+/** The agent device's identifier, and every sensor device's `via_device`. */
+export function agentIdentifier(clientId: string): string {
+  return `w1mqtt_${clientId}`;
+}
+
+/** A client id may hold any character; an object id only [a-zA-Z0-9_-] (HA discovery docs, "Discovery topic"). */
+function objectId(clientId: string, key: string): string {
+  return `w1mqtt_${clientId.replace(/[^a-zA-Z0-9_-]/g, '_')}_${key}`;
+}
+
+/** The stats entities: each reads one field of the retained stats JSON (agent-stats.ts statsPayload). */
+const STATS_ENTITIES = [
+  { key: 'readings_ok', name: 'Readings ok', template: '{{ value_json.readings.ok }}', kind: { state_class: 'total_increasing' } },
+  { key: 'readings_failed', name: 'Readings failed', template: '{{ value_json.readings.failed }}', kind: { state_class: 'total_increasing' } },
+  { key: 'queue_depth', name: 'Queue depth', template: '{{ value_json.queue.depth }}', kind: { state_class: 'measurement' } },
+  // `last_cycle_ms` is null before the first pass: the template renders "None", which HA's MQTT
+  // sensor takes as "unknown" (PAYLOAD_NONE in homeassistant/components/mqtt), not as a bad number.
+  {
+    key: 'last_cycle',
+    name: 'Last cycle',
+    template: '{{ value_json.last_cycle_ms }}',
+    kind: { device_class: 'duration', unit_of_measurement: 'ms', state_class: 'measurement' },
+  },
+] as const;
+
+/**
+ * The agent as an HA device, "w1mqtt on <host>", with diagnostic entities only: its
+ * connectivity (the status topic itself, so no availability of its own: `offline` shows as
+ * disconnected, not unavailable) and its counters from the stats topic (unavailable while
+ * the agent is offline). Listed before the sensors' configs so the device exists when they
+ * name it as their `via_device`.
+ */
+export function agentDiscoveryMessages(agent: AgentInfo, ctx: DiscoveryContext): DiscoveryMessage[] {
+  const device = { identifiers: [agentIdentifier(agent.clientId)], name: `w1mqtt on ${agent.host}`, manufacturer: 'w1mqtt', model: 'w1mqtt agent', sw_version: ctx.version };
+  const common = { entity_category: 'diagnostic', qos: ctx.qos, device, origin: origin(ctx) };
+  const message = (key: string, component: Component, stateTopic: string, config: object): DiscoveryMessage => {
+    const unique = objectId(agent.clientId, key);
+    return { topic: discoveryTopic(ctx.prefix, unique, component), uniqueId: unique, stateTopic, payload: JSON.stringify({ ...config, unique_id: unique, state_topic: stateTopic, ...common }) };
+  };
+  const status = message('status', 'binary_sensor', ctx.statusTopic, { name: 'Status', device_class: 'connectivity', payload_on: 'online', payload_off: 'offline' });
+  const stats = agent.statsTopic;
+  if (stats === undefined) return [status];
+  const availability = [{ topic: ctx.statusTopic, payload_available: 'online', payload_not_available: 'offline' }];
+  return [status, ...STATS_ENTITIES.map((e) => message(e.key, 'sensor', stats, { name: e.name, value_template: e.template, ...e.kind, availability }))];
 }

@@ -3,7 +3,8 @@ import { FIXTURES } from './agent-process.js';
 
 /**
  * Checks a discovery message against fixtures/homeassistant/mqtt-sensor-discovery.json,
- * the fields Home Assistant documents for an MQTT sensor. Returns every problem found.
+ * the fields Home Assistant documents for an MQTT sensor, and against BINARY_SENSOR and
+ * EXTRA_SENSOR_UNITS below for what the fixture leaves out. Returns every problem found.
  */
 
 interface KeySpec {
@@ -27,6 +28,29 @@ interface Schema {
 }
 
 const schema = JSON.parse(readFileSync(`${FIXTURES}/homeassistant/mqtt-sensor-discovery.json`, 'utf8')) as Schema;
+
+/**
+ * The MQTT binary sensor, from home-assistant.io/integrations/binary_sensor.mqtt
+ * ("Configuration Variables") and the device classes of integrations/binary_sensor: the
+ * sensor's keys less the numeric ones (unit, state class, precision, last reset, options),
+ * plus its own; no unit, and `entity_category` likewise only `diagnostic`.
+ */
+const SENSOR_ONLY = ['unit_of_measurement', 'state_class', 'suggested_display_precision', 'last_reset_value_template', 'options'];
+const BINARY_SENSOR = {
+  keys: {
+    ...Object.fromEntries(Object.entries(schema.sensor.keys).filter(([k]) => !SENSOR_ONLY.includes(k))),
+    payload_on: 'string',
+    payload_off: 'string',
+    off_delay: 'integer',
+  } as KeySpec,
+  device_classes: [
+    'battery', 'battery_charging', 'carbon_monoxide', 'cold', 'connectivity', 'door', 'garage_door', 'gas', 'heat', 'light', 'lock', 'moisture', 'motion',
+    'moving', 'occupancy', 'opening', 'plug', 'power', 'presence', 'problem', 'running', 'safety', 'smoke', 'sound', 'tamper', 'update', 'vibration', 'window',
+  ],
+};
+/** Sensor device classes the fixture does not list (integrations/sensor, "Device class"): the agent's last cycle is a duration. */
+const EXTRA_SENSOR_UNITS: Record<string, string[]> = { duration: ['d', 'h', 'min', 's', 'ms', 'µs'] };
+const TOPIC = /^(?<prefix>[^#+]+)\/(?<component>sensor|binary_sensor)\/(?:(?<node_id>[a-zA-Z0-9_-]+)\/)?(?<object_id>[a-zA-Z0-9_-]+)\/config$/;
 
 function typeOk(value: unknown, spec: string): boolean {
   return spec.split('|').some((t) => {
@@ -57,9 +81,12 @@ function checkKeys(where: string, obj: Record<string, unknown>, keys: KeySpec, p
   }
 }
 
-export function checkSensorDiscovery(topic: string, payload: string): string[] {
+/** A sensor's or a binary_sensor's discovery message (the component is the topic's). */
+export function checkDiscovery(topic: string, payload: string): string[] {
   const problems: string[] = [];
-  if (!new RegExp(schema.topic.pattern).test(topic)) problems.push(`topic ${topic} does not match ${schema.topic.pattern}`);
+  const binary = TOPIC.exec(topic)?.groups?.['component'] === 'binary_sensor';
+  if (!binary && !new RegExp(schema.topic.pattern).test(topic)) problems.push(`topic ${topic} does not match ${schema.topic.pattern}`);
+  if (binary && !TOPIC.test(topic)) problems.push(`topic ${topic} does not match ${TOPIC.source}`);
   let config: Record<string, unknown>;
   try {
     config = JSON.parse(payload) as Record<string, unknown>;
@@ -69,15 +96,17 @@ export function checkSensorDiscovery(topic: string, payload: string): string[] {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return [...problems, 'payload is not a JSON object'];
   const s = schema.sensor;
   for (const key of s.required) if (!(key in config)) problems.push(`missing required ${key}`);
-  checkKeys('sensor', config, s.keys, problems);
+  checkKeys(binary ? 'binary_sensor' : 'sensor', config, binary ? BINARY_SENSOR.keys : s.keys, problems);
   for (const group of s.exclusive) if (group.filter((k) => k in config).length > 1) problems.push(`${group.join(' and ')} cannot be used together`);
   if ('availability_mode' in config && !s.availability_mode.includes(String(config['availability_mode']))) problems.push(`availability_mode ${String(config['availability_mode'])}`);
   if ('qos' in config && !s.qos.includes(Number(config['qos']))) problems.push(`qos ${String(config['qos'])}`);
   if ('state_class' in config && !s.state_class.includes(String(config['state_class']))) problems.push(`state_class ${String(config['state_class'])}`);
   if ('entity_category' in config && !s.entity_category.includes(String(config['entity_category']))) problems.push(`entity_category ${String(config['entity_category'])}`);
   const dc = config['device_class'];
-  if (typeof dc === 'string') {
-    const units = s.device_class_units[dc];
+  if (binary) {
+    if (typeof dc === 'string' && !BINARY_SENSOR.device_classes.includes(dc)) problems.push(`binary_sensor device_class ${dc}`);
+  } else if (typeof dc === 'string') {
+    const units = s.device_class_units[dc] ?? EXTRA_SENSOR_UNITS[dc];
     if (!units) problems.push(`device_class ${dc} not covered by the fixture`);
     else if (!units.includes(String(config['unit_of_measurement']))) problems.push(`unit ${String(config['unit_of_measurement'])} not valid for device_class ${dc}`);
   }
@@ -104,3 +133,6 @@ export function checkSensorDiscovery(topic: string, payload: string): string[] {
   }
   return problems;
 }
+
+/** The name the callers have used since sensors were all there was. */
+export const checkSensorDiscovery = checkDiscovery;

@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { discoveryMessages, discoveryTopic, parseDiscoveryTopic, uniqueId, type DiscoveryContext } from '../../src/mqtt/discovery.js';
+import { statsPayload } from '../../src/mqtt/agent-stats.js';
+import {
+  agentDiscoveryMessages,
+  agentIdentifier,
+  DEFAULT_SUPPORT_URL,
+  discoveryMessages,
+  discoveryTopic,
+  parseDiscoveryTopic,
+  supportUrlOf,
+  uniqueId,
+  type DiscoveryContext,
+} from '../../src/mqtt/discovery.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { checkSensorDiscovery } from '../helpers/ha-schema.js';
+import { checkDiscovery, checkSensorDiscovery } from '../helpers/ha-schema.js';
 
 const id = parseDeviceId('28-0316a2792dff')!;
 const ctx: DiscoveryContext = { prefix: 'homeassistant', payload: 'plain', decimals: 2, qos: 1, statusTopic: 'home/w1mqtt/pi/status', version: '1.2.3' };
@@ -122,4 +133,92 @@ test('a DS2438\'s two voltages are two entities; a DS2401 is a presence binary_s
   assert.equal('unit_of_measurement' in c || 'state_class' in c, false);
   assert.deepEqual(parseDiscoveryTopic('homeassistant', presence.topic), { rom: keyRom, measurement: 'presence' });
   assert.equal(parseDiscoveryTopic('homeassistant', `homeassistant/sensor/1wire_${keyRom}_presence/config`), undefined);
+});
+
+test('every sensor device names the agent as via_device; origin says who made it and where to ask', { timeout: 5000 }, () => {
+  const agentCtx = { ...ctx, agent: agentIdentifier('pi'), supportUrl: 'https://example.org/w1mqtt' };
+  const [m] = discoveryMessages({ id, chip: 'DS18B20', name: 'Kitchen', measurements: [{ quantity: 'temperature', unit: '°C', topic: 't' }] }, agentCtx);
+  const c = JSON.parse(m!.payload) as { device: Record<string, unknown>; origin: unknown; entity_category?: unknown };
+  assert.equal(c.device['via_device'], 'w1mqtt_pi');
+  assert.deepEqual(c.origin, { name: 'w1mqtt', sw_version: '1.2.3', support_url: 'https://example.org/w1mqtt' });
+  assert.equal(c.entity_category, undefined, 'a temperature is what the sensor is for');
+  assert.deepEqual(checkSensorDiscovery(m!.topic, m!.payload), []);
+  const [plain] = discoveryMessages({ id, chip: 'DS18B20', name: 'Kitchen', measurements: [{ quantity: 'temperature', unit: '°C', topic: 't' }] }, ctx);
+  assert.equal((JSON.parse(plain!.payload) as { origin: { support_url: string } }).origin.support_url, DEFAULT_SUPPORT_URL);
+});
+
+test('a DS2438\'s VDD is a diagnostic entity; its VAD, humidity and temperature are not', { timeout: 5000 }, () => {
+  const measurements = (['temperature', 'humidity', 'voltage', 'vdd'] as const).map((name) => ({
+    quantity: name === 'vdd' ? ('voltage' as const) : name,
+    unit: name === 'temperature' ? '°C' : name === 'humidity' ? '%' : 'V',
+    topic: `home/bath/${name}`,
+    measurement: name,
+  }));
+  const messages = discoveryMessages({ id: parseDeviceId('26-000000019a3b')!, chip: 'DS2438', name: 'Bathroom', measurements }, ctx);
+  assert.deepEqual(
+    messages.map((m) => [m.uniqueId.split('_').pop(), (JSON.parse(m.payload) as { entity_category?: string }).entity_category]),
+    [['temperature', undefined], ['humidity', undefined], ['voltage', undefined], ['vdd', 'diagnostic']],
+  );
+  for (const m of messages) assert.deepEqual(checkSensorDiscovery(m.topic, m.payload), [], m.topic);
+});
+
+test('the agent is a device of diagnostic entities: its status, and its counters read from the stats JSON', { timeout: 5000 }, () => {
+  const stats = 'home/w1mqtt/pi.lan/stats';
+  const messages = agentDiscoveryMessages({ clientId: 'pi.lan', host: 'kitchenpi', statsTopic: stats }, { ...ctx, statusTopic: 'home/w1mqtt/pi.lan/status' });
+  assert.deepEqual(messages.map((m) => m.topic), [
+    'homeassistant/binary_sensor/w1mqtt_pi_lan_status/config',
+    'homeassistant/sensor/w1mqtt_pi_lan_readings_ok/config',
+    'homeassistant/sensor/w1mqtt_pi_lan_readings_failed/config',
+    'homeassistant/sensor/w1mqtt_pi_lan_queue_depth/config',
+    'homeassistant/sensor/w1mqtt_pi_lan_last_cycle/config',
+  ]);
+  const configs = messages.map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+  for (const [i, m] of messages.entries()) {
+    assert.deepEqual(checkDiscovery(m.topic, m.payload), [], m.topic);
+    assert.equal(configs[i]!['entity_category'], 'diagnostic');
+    assert.deepEqual(configs[i]!['device'], { identifiers: ['w1mqtt_pi.lan'], name: 'w1mqtt on kitchenpi', manufacturer: 'w1mqtt', model: 'w1mqtt agent', sw_version: '1.2.3' });
+  }
+  const [status, ...counters] = configs;
+  // Connectivity: `offline` shows as disconnected, so the status entity has no availability of its own.
+  assert.deepEqual(
+    [status!['state_topic'], status!['device_class'], status!['payload_on'], status!['payload_off'], status!['availability']],
+    ['home/w1mqtt/pi.lan/status', 'connectivity', 'online', 'offline', undefined],
+  );
+  for (const c of counters) {
+    assert.equal(c['state_topic'], stats);
+    assert.deepEqual(c['availability'], [{ topic: 'home/w1mqtt/pi.lan/status', payload_available: 'online', payload_not_available: 'offline' }]);
+  }
+  // Each template names a field the agent really publishes (agent-stats.ts), as the value HA would show.
+  const source = { sensors: () => 3, busStats: () => [{ bus: 'b', sensors: 3, lastCycleMs: 812 }], connected: () => true, published: () => 9, queue: () => ({ depth: 4, dropped: 0, rejected: 0 }) };
+  const json = JSON.parse(statsPayload(source, { ok: 7, failed: 2 }, 0, 60_000)) as Record<string, unknown>;
+  const render = (template: unknown): unknown => {
+    const path = /^\{\{ value_json\.([a-z_.]+) \}\}$/.exec(String(template))?.[1];
+    assert.ok(path, String(template));
+    return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], json);
+  };
+  assert.deepEqual(counters.map((c) => [c['name'], render(c['value_template']), c['state_class'], c['unit_of_measurement']]), [
+    ['Readings ok', 7, 'total_increasing', undefined],
+    ['Readings failed', 2, 'total_increasing', undefined],
+    ['Queue depth', 4, 'measurement', undefined],
+    ['Last cycle', 812, 'measurement', 'ms'],
+  ]);
+  // Stats turned off (stats_interval: 0): only the status entity.
+  assert.deepEqual(agentDiscoveryMessages({ clientId: 'pi', host: 'h', statsTopic: undefined }, ctx).map((m) => m.uniqueId), ['w1mqtt_pi_status']);
+});
+
+test('support_url: package.json\'s homepage, else its repository as a web address, else the project\'s', { timeout: 5000 }, () => {
+  assert.equal(supportUrlOf({ homepage: 'https://w1mqtt.example.org', repository: 'https://example.org/r' }), 'https://w1mqtt.example.org');
+  assert.equal(supportUrlOf({ repository: { type: 'git', url: 'git+https://example.org/me/w1mqtt.git' } }), 'https://example.org/me/w1mqtt');
+  assert.equal(supportUrlOf({ repository: 'github:me/w1mqtt' }), DEFAULT_SUPPORT_URL, 'a shorthand is no address');
+  assert.equal(supportUrlOf({ name: 'w1mqtt' }), DEFAULT_SUPPORT_URL);
+  assert.equal(supportUrlOf(null), DEFAULT_SUPPORT_URL);
+});
+
+test('the schema check knows binary sensors too', { timeout: 5000 }, () => {
+  const topic = 'homeassistant/binary_sensor/x/config';
+  assert.deepEqual(checkDiscovery(topic, JSON.stringify({ state_topic: 't', device_class: 'connectivity', payload_on: 'online', entity_category: 'diagnostic' })), []);
+  assert.notDeepEqual(checkDiscovery(topic, JSON.stringify({ state_topic: 't', unit_of_measurement: 'V' })), []);
+  assert.notDeepEqual(checkDiscovery(topic, JSON.stringify({ state_topic: 't', device_class: 'temperature' })), []);
+  assert.notDeepEqual(checkDiscovery(topic, JSON.stringify({ state_topic: 't', entity_category: 'config' })), []);
+  assert.notDeepEqual(checkDiscovery('homeassistant/sensor/x/config', JSON.stringify({ state_topic: 't', device_class: 'duration', unit_of_measurement: 'parsecs' })), []);
 });
