@@ -25,7 +25,7 @@ export async function measureLatency(count: number, gapMs: number): Promise<Late
       child.stdout.once('data', () => resolve());
       child.once('exit', () => reject(new Error('bundled broker exited')));
     });
-    results.push({ broker: 'bundled (aedes)', ...(await roundTrips(`mqtt://127.0.0.1:${port}`, count, gapMs)) });
+    results.push({ broker: 'bundled (supervised mosquitto)', ...(await roundTrips(`mqtt://127.0.0.1:${port}`, count, gapMs)) });
   } finally {
     child.kill('SIGTERM');
   }

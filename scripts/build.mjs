@@ -28,7 +28,7 @@ await build({
   external: ['pino', 'pino-pretty', 'unix-dgram', 'bufferutil', 'utf-8-validate'],
   // A logger that costs nothing while off (see the file).
   alias: { debug: './src/system/debug-quiet.cjs' },
-  // The CommonJS packages in the bundle (MQTT.js, aedes) call require() for Node's modules.
+  // The CommonJS packages in the bundle (MQTT.js) call require() for Node's modules.
   banner: { js: "import { createRequire as __w1mqttCreateRequire } from 'node:module'; const require = __w1mqttCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

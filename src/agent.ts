@@ -6,10 +6,9 @@ import type { Config } from './config/schema.js';
 import { readingPayload } from './devices/payload.js';
 import { PresenceState } from './devices/presence.js';
 import type { Logger } from './log.js';
-import type { BundledBroker } from './mqtt/broker.js';
+import type { BundledBroker } from './broker/supervisor.js';
 import { Outbox, type OutboxStats } from './mqtt/outbox.js';
 import { MqttPublisher } from './mqtt/publisher.js';
-import { agentOwnsTopic } from './mqtt/agent-topics.js';
 import { availabilityTopic, statusTopic } from './mqtt/topics.js';
 import { agentMqtt, clearRetained, replaceTransport } from './mqtt/transport.js';
 import { SensorAvailability, type Availability } from './sampling/availability.js';
@@ -59,6 +58,7 @@ export class Agent {
   readonly #availability: SensorAvailability;
   readonly #scheduler: Scheduler;
   #config: Config;
+  #stateDir: string | undefined;
   #broker: BundledBroker | undefined;
   #publisher: MqttPublisher | undefined;
   #outbox: Outbox | undefined;
@@ -96,16 +96,18 @@ export class Agent {
 
   async start(): Promise<void> {
     const config = this.#config;
+    const state = await locateStateDir({ configured: config.state_dir });
+    this.#stateDir = state.dir;
+    this.#log.info({ dir: state.dir, from: state.source }, 'state directory');
     let url = config.mqtt.url;
     if (url === undefined) {
       await this.#loadBroker();
       this.#broker = this.#newBroker(config);
+      // The client connects (and READY=1 goes out) only once mosquitto accepts.
       await this.#broker.start();
       url = this.#broker.url;
     }
     this.#publisher = new MqttPublisher({ url, mqtt: agentMqtt(config, this.#broker), statusTopic: statusTopic(config), log: this.#log.child({ module: 'mqtt' }) });
-    const state = await locateStateDir({ configured: config.state_dir });
-    this.#log.info({ dir: state.dir, from: state.source }, 'state directory');
     this.#outbox = new Outbox({
       link: this.#publisher,
       dir: join(state.dir, 'outbox'),
@@ -142,23 +144,21 @@ export class Agent {
     this.#discoveryTimer.unref();
   }
 
-  /** Loaded only when used: aedes adds ~10 MB of RSS an agent with an external broker never needs. */
+  /** Loaded only when used: an agent with an external broker never needs the supervisor's code. */
   #Broker: typeof BundledBroker | undefined;
   async #loadBroker(): Promise<void> {
-    this.#Broker ??= (await import('./mqtt/broker.js')).BundledBroker;
+    this.#Broker ??= (await import('./broker/supervisor.js')).BundledBroker;
   }
 
-  /** The bundled broker for `config`, protecting this agent's topics and client id (after #loadBroker). */
+  /** The bundled broker for `config`, in `<state_dir>/broker` (after #loadBroker). */
   #newBroker(config: Config): BundledBroker {
-    if (!this.#Broker) throw new Error('the bundled broker module is not loaded');
-    return new this.#Broker({
-      host: config.broker.host,
-      port: config.broker.port,
-      settings: config.broker,
-      version: packageVersion(),
-      agent: { clientId: config.mqtt.client_id, ownsTopic: (topic) => agentOwnsTopic(this.#config, [...this.#plan.values()].map((s) => s.topic), topic) },
-      log: this.#log.child({ module: 'broker' }),
-    });
+    if (!this.#Broker || this.#stateDir === undefined) throw new Error('the bundled broker module is not loaded');
+    return new this.#Broker({ settings: config.broker, dir: join(this.#stateDir, 'broker'), log: this.#log.child({ module: 'broker' }) });
+  }
+
+  /** SIGHUP (`systemctl reload w1mqtt`): the bundled broker re-reads its password and ACL files too. */
+  reloadBrokerFiles(): void {
+    this.#broker?.reload();
   }
 
   /** List every source again and re-plan: new devices start polling, vanished ones stop. */
@@ -188,8 +188,9 @@ export class Agent {
     const retiredSensors = before.mqtt.retain ? retiredTopics(this.sensors(), next) : [];
     const retired = this.#availability.enabled ? retiredSensors.flatMap((t) => [t, availabilityTopic(t)]) : retiredSensors;
     const reconnect = needsNewConnection(diff);
-    // Users, ACLs and limits first, so a broker moved onto the network is never open without them.
-    if (next.mqtt.url === undefined) this.#broker?.applySettings(next.broker);
+    // The bundled broker re-reads users, ACLs and limits, or restarts on new listeners;
+    // the agent's client stays on the broker's socket and reconnects by itself.
+    if (next.mqtt.url === undefined && before.mqtt.url === undefined && this.#broker) await this.#broker.apply(next.broker);
     if (reconnect) {
       if (next.mqtt.url === undefined) await this.#loadBroker();
       this.#held = [];
@@ -197,7 +198,6 @@ export class Agent {
       const newBroker = (c: Config): BundledBroker => this.#newBroker(c);
       const { transport, error } = await replaceTransport(current, before, next, diff.broker, retired, this.#log, newBroker).catch((err: unknown) => {
         this.#publisher = undefined; // not even the previous connection could be made again
-        this.#broker?.applySettings(before.broker);
         this.#release();
         throw err;
       });
@@ -206,7 +206,6 @@ export class Agent {
       this.#outbox?.setLink(transport.publisher);
       this.#extras?.reattach();
       if (error) {
-        this.#broker?.applySettings(before.broker);
         this.#release();
         throw error;
       }

@@ -1,3 +1,4 @@
+import { findMosquitto, MOSQUITTO_MISSING } from '../broker/find-mosquitto.js';
 import { formatDuration } from '../config/duration.js';
 import { loadCliConfig } from './load-config.js';
 
@@ -10,6 +11,11 @@ export async function checkCommand(args: { config?: string | undefined }): Promi
     return 1;
   }
   const { config, file } = loaded;
+  for (const line of loaded.warnings) process.stdout.write(`${line} (warning)\n`);
+  if (config.mqtt.url === undefined && findMosquitto() === undefined) {
+    process.stdout.write(`${file ?? 'defaults'}: ${MOSQUITTO_MISSING}\n1 problem\n`);
+    return 1;
+  }
   const sensors = Object.keys(config.sensors).length;
   const broker = config.mqtt.url ?? `bundled broker on ${config.broker.host}:${config.broker.port}`;
   const sources = config.sources?.map((s) => (s.type === 'owserver' ? `owserver:${s.host}:${s.port}` : `${s.type}:${s.path}`)).join(', ') ?? 'auto-detect';

@@ -19,6 +19,7 @@ export async function runCommand(args: { config?: string | undefined }): Promise
   }
   const log = createLogger({ level: loaded.config.log_level });
   log.info({ config: loaded.file ?? '(none: defaults)', version: process.env['npm_package_version'] }, 'w1mqtt starting');
+  for (const line of loaded.warnings) log.warn({ config: loaded.file }, line);
   return runAgent(loaded.config, log, undefined, { attach: (agent, service) => followConfig(loaded.file, agent, log, service) });
 }
 

@@ -19,7 +19,7 @@ export interface SensorChange {
   readonly fields: readonly string[];
 }
 
-export type BrokerChange = 'keep' | 'start' | 'stop' | 'rebind';
+export type BrokerChange = 'keep' | 'start' | 'stop';
 
 export interface ConfigDiff {
   readonly added: readonly string[];
@@ -31,7 +31,7 @@ export interface ConfigDiff {
   readonly sources: boolean;
   /** MQTT settings that need a new connection (`mqtt.url`, `mqtt.client_id`, …). */
   readonly reconnect: readonly string[];
-  /** `start`/`stop`: mqtt.url was removed/added; `rebind`: broker.host or port moved. */
+  /** `start`/`stop`: mqtt.url was removed/added. Other `broker.*` changes are in `settings` (broker/supervisor.ts applies them). */
   readonly broker: BrokerChange;
   /** Changed, but only read at start: applied after a restart. */
   readonly restart: readonly string[];
@@ -41,8 +41,6 @@ export interface ConfigDiff {
 const MQTT_HOT = new Set(['qos', 'retain', 'payload', 'decimals', 'stats_interval']);
 /** Top-level keys re-read by the re-plan, and the log level (pino children follow their root); discovery is re-published. */
 const TOP_HOT = new Set(['interval', 'unmapped', 'log_level', 'homeassistant']);
-/** Bundled broker keys that need a new listener; the rest (users, ACLs, limits) apply in place. */
-const BROKER_LISTENER = new Set(['tls', 'websocket']);
 /** Top-level keys with their own handling below. */
 const TOP_HANDLED = new Set(['mqtt', 'broker', 'sources', 'sensors']);
 const SENSOR_FIELDS = ['topic', 'name', 'interval', 'offset', 'enabled', 'queue', ...MEASUREMENT_NAMES] as const;
@@ -64,11 +62,10 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
   let broker: BrokerChange = 'keep';
   if (bundledBefore && !bundledAfter) broker = 'stop';
   else if (!bundledBefore && bundledAfter) broker = 'start';
-  else if (bundledAfter && (before.broker.host !== after.broker.host || before.broker.port !== after.broker.port)) broker = 'rebind';
   if (bundledBefore && bundledAfter) {
+    // All applied by the running broker: a SIGHUP, or a restart for new listeners.
     for (const key of unionKeys(before.broker, after.broker)) {
-      if (key === 'host' || key === 'port' || isDeepStrictEqual(field(before.broker, key), field(after.broker, key))) continue;
-      (BROKER_LISTENER.has(key) ? restart : settings).push(`broker.${key}`);
+      if (!isDeepStrictEqual(field(before.broker, key), field(after.broker, key))) settings.push(`broker.${key}`);
     }
   }
   return {
@@ -101,7 +98,6 @@ export function summarizeDiff(d: ConfigDiff, after: Config): string {
   }
   if (d.settings.length > 0) parts.push(d.settings.join(', '));
   if (d.sources) parts.push('sources');
-  if (d.broker === 'rebind') parts.push(`bundled broker moved to ${after.broker.host}:${after.broker.port}`);
   if (d.broker === 'start') parts.push('bundled broker started (mqtt.url removed)');
   if (d.broker === 'stop') parts.push('bundled broker stopped (mqtt.url set)');
   if (d.reconnect.length > 0) parts.push(`mqtt reconnect (${d.reconnect.map((k) => k.replace(/^mqtt\./, '')).join(', ')})`);

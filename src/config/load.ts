@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { MEASUREMENT_NAMES } from '../devices/kinds.js';
+import { RETIRED_KEYS } from './retired.js';
 import { configSchema, type Config } from './schema.js';
 import { errText } from '../system/err-text.js';
 
@@ -16,7 +17,7 @@ export interface ConfigProblem {
 }
 
 export type LoadResult =
-  | { readonly ok: true; readonly config: Config; readonly file: string }
+  | { readonly ok: true; readonly config: Config; readonly file: string; readonly warnings: readonly ConfigProblem[] }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[]; readonly file: string };
 
 export function formatProblem(p: ConfigProblem): string {
@@ -48,7 +49,10 @@ export function parseConfigText(text: string, file: string): LoadResult {
     return { ok: false, file, problems };
   }
   const result = configSchema.safeParse(doc.toJS() ?? {});
-  if (result.success) return { ok: true, file, config: result.data };
+  if (result.success) {
+    const warnings = RETIRED_KEYS.filter((r) => doc.hasIn(r.path)).map((r) => ({ file, ...at(keyOffset(doc.getIn(r.path.slice(0, -1), true), r.path.at(-1) ?? '') ?? 0), path: r.path.join('.'), message: r.message }));
+    return { ok: true, file, config: result.data, warnings };
+  }
   const issues = result.error.issues.flatMap((issue) => expandUnion(issue, []));
   const problems = issues.flatMap((issue) => locateIssue(doc, issue).map((loc) => ({ file, ...at(loc.offset), path: loc.path, message: loc.message })));
   problems.sort((a, b) => a.line - b.line || a.col - b.col);

@@ -1,7 +1,5 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { isValidFilter } from '../mqtt/topic-match.js';
-import { parseScryptHash } from '../mqtt/passwords.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import { checkSensorKind } from './sensor-kinds.js';
 import { parseDuration } from './duration.js';
@@ -69,67 +67,85 @@ const mqttSchema = z.strictObject({
   /** Decimals in the published value (DS18B20 resolves 1/16 °C). @default 2 */
   decimals: z.number().int().min(0).max(4).default(2),
   keepalive: duration(1000).default(30_000),
-  /** MQTT protocol version. @default 4 (3.1.1) */
-  protocol_version: z.literal([4, 5], { error: 'protocol_version must be 4 (MQTT 3.1.1) or 5' }).default(4),
+  /** auto: MQTT 5, and 3.1.1 when the broker refuses 5 (mqtt/publisher.ts); 5 or 4 (3.1.1): that one only. @default auto */
+  protocol: z.literal(['auto', 5, 4], { error: 'protocol must be auto, 5 (MQTT 5) or 4 (MQTT 3.1.1)' }).optional(),
+  /** Deprecated spelling of `protocol`, kept so existing files keep working; `protocol` wins when both are set. */
+  protocol_version: z.literal([4, 5], { error: 'protocol_version must be 4 (MQTT 3.1.1) or 5; write protocol: 4, 5 or auto instead' }).optional(),
   /** How often the agent's own counters go to `<base_topic>/w1mqtt/<client_id>/stats`; 0 turns them off. @default 60s */
   stats_interval: duration(0).default(60_000),
-});
+})
+  // One resolved `protocol` past parsing, so code (and diff.ts) never sees the alias:
+  // moving a file from protocol_version: 5 to protocol: 5 is then no change at all.
+  .transform(({ protocol, protocol_version, ...rest }) => ({ ...rest, protocol: protocol ?? protocol_version ?? ('auto' as const) }));
 
-/** A topic filter in an ACL: `+` and `#` as whole levels, `%u`/`%c` substituted like mosquitto's `pattern`. */
-const aclFilter = z.string().refine(isValidFilter, 'not a topic filter (+ and # stand for whole levels, # only last)');
+/** Keys of `broker:` from the in-process broker that mosquitto has no use for: warned about and ignored (config/retired.ts). */
+const retired = z.unknown().optional();
 
-const brokerUserSchema = z.strictObject({
-  /** `$scrypt$N$r$p$salt$hash`, as printed by `w1mqtt passwd <user>`. */
-  password: z.string().refine((p) => parseScryptHash(p) !== undefined, 'not a password hash: create one with `w1mqtt passwd <user>` (plain passwords are not accepted)'),
-  /** Filters this user may subscribe to and receive; absent (with `write` absent too) → everything. */
-  read: z.array(aclFilter).optional(),
-  /** Filters this user may publish to; absent (with `read` absent too) → everything but the agent's topics. */
-  write: z.array(aclFilter).optional(),
-});
-
+/**
+ * The bundled broker: Debian's mosquitto, run by the agent with a mosquitto.conf rendered
+ * from these keys (broker/mosquitto-conf.ts). Names and meanings follow mosquitto.conf(5).
+ */
 const brokerSchema = z
   .strictObject({
     /** @default 127.0.0.1: only this machine can connect. */
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(1883),
-    /** Clients without a username. @default true when there are no users, false when there are. */
+    /** Clients without a username. @default true without a password_file, false with one */
     allow_anonymous: z.boolean().optional(),
-    users: z.record(z.string().min(1).max(65535), brokerUserSchema).default({}),
-    /** Only the agent itself may publish to its sensor, status and discovery topics. @default true */
-    protect_agent_topics: z.boolean().default(true),
-    /** An MQTT-over-TLS listener (mosquitto's certfile/keyfile). */
+    /** mosquitto's own password file (`w1mqtt passwd` or mosquitto_passwd writes it), used unchanged. */
+    password_file: z.string().min(1).optional(),
+    /** mosquitto's own acl_file (`topic`, `user`, `pattern` lines), used unchanged. */
+    acl_file: z.string().min(1).optional(),
+    /** An MQTT-over-TLS listener (mosquitto's certfile/keyfile/cafile). */
     tls: z
       .strictObject({
         host: z.string().min(1).optional(),
         port: port.default(8883),
         cert_file: z.string().min(1),
         key_file: z.string().min(1),
+        /** CA of client certificates; with require_certificate, only clients it signed connect. */
+        ca_file: z.string().min(1).optional(),
+        require_certificate: z.boolean().default(false),
       })
       .optional(),
-    /** An MQTT-over-WebSocket listener for browser dashboards (any path, subprotocol `mqtt`). */
+    /** An MQTT-over-WebSocket listener for browser dashboards. */
     websocket: z.strictObject({ host: z.string().min(1).optional(), port: port.default(9001) }).optional(),
-    /** Open connections, over every listener; the agent's own one is not counted. @default 256 */
+    /** Open connections per listener; the agent's own one has a listener of its own. @default 256 */
     max_connections: z.number().int().min(1).default(256),
     /** Largest MQTT packet accepted, header included (mosquitto's max_packet_size). @default 262144 */
-    max_packet_size: z.number().int().min(128).max(268_435_460).default(262_144),
-    /** A connection that has not sent CONNECT by then is closed. @default 10s */
-    connect_timeout: duration(100).default(10_000),
-    /** A subscriber that stops reading for this long is disconnected, so it cannot stall the others. @default 10s */
-    slow_subscriber_timeout: duration(100).default(10_000),
-    /** How often `$SYS/broker/…` is updated (mosquitto's sys_interval); 0 turns it off. @default 10s */
+    max_packet_size: z.number().int().min(128).max(268_435_455).default(262_144),
+    /** Messages queued per client beyond those in flight (mosquitto's max_queued_messages). @default 1000 */
+    max_queued_messages: z.number().int().min(0).default(1000),
+    /** How often `$SYS/broker/…` is updated, in whole seconds (mosquitto's sys_interval); 0 turns it off. @default 10s */
     sys_interval: duration(0).default(10_000),
+    /** Retained messages and sessions saved in the state directory, so they survive a restart. @default true */
+    persistence: z.boolean().default(true),
+    users: retired,
+    protect_agent_topics: retired,
+    connect_timeout: retired,
+    slow_subscriber_timeout: retired,
   })
   .superRefine((broker, ctx) => {
+    if (broker.users !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['users'],
+        message:
+          'no longer read: the bundled broker is now mosquitto, which keeps users in its own password file. ' +
+          'Make one with `sudo w1mqtt passwd -c /etc/w1mqtt/passwd <user>` (again without -c for each further user), ' +
+          'set broker.password_file: /etc/w1mqtt/passwd, and put read/write rules in a mosquitto acl_file (broker.acl_file)',
+      });
+    }
     const listeners: [string, string[]][] = [[broker.host, ['host']]];
     if (broker.tls) listeners.push([broker.tls.host ?? broker.host, broker.tls.host ? ['tls', 'host'] : ['tls']]);
     if (broker.websocket) listeners.push([broker.websocket.host ?? broker.host, broker.websocket.host ? ['websocket', 'host'] : ['websocket']]);
-    const secured = Object.keys(broker.users).length > 0 || broker.allow_anonymous === true;
+    const secured = broker.password_file !== undefined || broker.allow_anonymous === true;
     for (const [host, path] of listeners) {
       if (isLoopbackHost(host) || secured) continue;
       ctx.addIssue({
         code: 'custom',
         path,
-        message: `listening on ${host} lets other machines connect: add broker.users (hash a password with \`w1mqtt passwd <user>\`) or set broker.allow_anonymous: true`,
+        message: `listening on ${host} lets other machines connect: set broker.password_file (make it with \`w1mqtt passwd -c FILE <user>\`) or set broker.allow_anonymous: true`,
       });
     }
     const ports = [broker.port, broker.tls?.port, broker.websocket?.port].filter((p) => p !== undefined);

@@ -1,8 +1,8 @@
 import type { BrokerChange } from '../config/diff.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-// A type only: aedes and its dependencies load when a bundled broker is wanted (agent.ts), not with every agent.
-import type { BundledBroker } from './broker.js';
+// A type only: the supervisor loads when a bundled broker is wanted (agent.ts), not with every agent.
+import type { BundledBroker } from '../broker/supervisor.js';
 import { MqttPublisher } from './publisher.js';
 import { statusTopic } from './topics.js';
 
@@ -36,16 +36,12 @@ export async function replaceTransport(
   // One connection per client id (MQTT-3.1.4-2: the broker drops the older one), so the old client goes first.
   await current.publisher.stop();
   let started: BundledBroker | undefined;
-  let moved = false;
   try {
     let broker = current.broker;
     if (change === 'start') {
       started = newBroker(after);
       await started.start();
       broker = started;
-    } else if (change === 'rebind' && broker) {
-      await broker.rebind(after.broker.host, after.broker.port);
-      moved = true;
     }
     const publisher = await startPublisher(after, broker, log);
     if (change === 'stop') {
@@ -53,7 +49,7 @@ export async function replaceTransport(
       broker = undefined;
     }
     const oldStatus = statusTopic(before);
-    if (oldStatus !== statusTopic(after) && (change === 'keep' || change === 'rebind') && before.mqtt.url === after.mqtt.url) {
+    if (oldStatus !== statusTopic(after) && change === 'keep' && before.mqtt.url === after.mqtt.url) {
       // Same broker, new client id or base_topic: the old status topic would say `offline` forever.
       await clearRetained(publisher, [oldStatus], log);
     }
@@ -61,7 +57,6 @@ export async function replaceTransport(
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
     await started?.stop();
-    if (moved) await current.broker?.rebind(before.broker.host, before.broker.port).catch(() => undefined);
     const publisher = await startPublisher(before, current.broker, log);
     return { transport: { broker: current.broker, publisher }, error };
   }
@@ -91,9 +86,9 @@ export async function clearRetained(publisher: MqttPublisher | undefined, topics
   else log.info({ topics }, 'cleared retained values of remapped or removed sensors');
 }
 
-/** The agent's MQTT settings; on its own bundled broker it logs in with the broker's in-memory credential. */
+/** The agent's MQTT settings; on its own bundled broker it needs no credential (its socket is private to the service user). */
 export function agentMqtt(config: Config, broker: BundledBroker | undefined): Config['mqtt'] {
   if (!broker || config.mqtt.url !== undefined) return config.mqtt;
-  const { password_file: _file, ...rest } = config.mqtt;
-  return { ...rest, ...broker.agentCredential };
+  const { password_file: _file, username: _user, password: _password, ...rest } = config.mqtt;
+  return rest;
 }

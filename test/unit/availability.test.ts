@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { agentOwnsTopic } from '../../src/mqtt/agent-topics.js';
 import { deviceKind } from '../../src/devices/kinds.js';
 import { discoveryMessages } from '../../src/mqtt/discovery.js';
 import { deviceOf } from '../../src/mqtt/discovery-sync.js';
@@ -57,12 +56,4 @@ test('Home Assistant discovery lists a sensor availability topic after the agent
   const [config] = discoveryMessages(device, ctx).map((m) => JSON.parse(m.payload) as { availability: { topic: string }[]; availability_mode: string });
   assert.deepEqual(config?.availability.map((a) => a.topic), ['home/w1mqtt/pi/status', 'home/kitchen/temperature/availability']);
   assert.equal(config?.availability_mode, 'all');
-});
-
-test('the bundled broker keeps other clients off a sensor availability topic, as off the sensor topic', () => {
-  const config = configSchema.parse({ sensors: { '28-0316a2792dff': 'home/garage/temperature' } });
-  assert.equal(agentOwnsTopic(config, ['home/kitchen/temperature'], 'home/kitchen/temperature/availability'), true);
-  assert.equal(agentOwnsTopic(config, [], 'home/garage/temperature/availability'), true);
-  assert.equal(agentOwnsTopic(config, ['home/kitchen/temperature'], 'home/kitchen/availability'), false);
-  assert.equal(agentOwnsTopic(config, ['home/kitchen/temperature'], 'home/hall/temperature/availability'), false);
 });

@@ -45,11 +45,11 @@ test('payload settings apply in place; connection settings need a reconnect; unk
   assert.match(summarizeDiff(d, b), /mqtt\.qos, mqtt\.payload, interval, unmapped, log_level; bundled broker stopped \(mqtt\.url set\); mqtt reconnect \(url, username\)$/);
 });
 
-test('the bundled broker: moved when host or port change, ignored while an external broker is used', () => {
+test('the bundled broker: a new port is a broker setting, ignored while an external broker is used', () => {
   const bundled = parse({ broker: { port: 1883 } });
   const moved = parse({ broker: { port: 1884 } });
-  assert.equal(diffConfig(bundled, moved).broker, 'rebind');
-  assert.equal(summarizeDiff(diffConfig(bundled, moved), moved), 'bundled broker moved to 127.0.0.1:1884');
+  assert.equal(diffConfig(bundled, moved).broker, 'keep');
+  assert.equal(summarizeDiff(diffConfig(bundled, moved), moved), 'broker.port');
   const external = parse({ mqtt: { client_id: 'pi', url: 'mqtt://127.0.0.1:1885' }, broker: { port: 1883 } });
   const externalMoved = parse({ mqtt: { client_id: 'pi', url: 'mqtt://127.0.0.1:1885' }, broker: { port: 1884 } });
   assert.equal(hasChanges(diffConfig(external, externalMoved)), false);
