@@ -19,6 +19,9 @@ import { topicMatches } from './topic-match.js';
  * MQTT-3.1.2.11): on a reconnect MQTT.js resends the unacknowledged messages with
  * the same packet ids before it reports `connect` (then `up`), and the broker can
  * tell a resend from a new message, so QoS 2 stays exactly-once across reconnects.
+ *
+ * `protocol: auto` asks for MQTT 5 and falls back to 3.1.1, once and for the life of the
+ * publisher, when the broker refuses 5 (see #refusedV5).
  */
 
 /** A message the agent subscribed to (Home Assistant's birth message, retained discovery configs). */
@@ -49,7 +52,16 @@ const END_WAIT_MS = 3_000;
 /** MQTT 5 session expiry: a week, the span the outbox is sized for. */
 const SESSION_EXPIRY_S = 7 * 24 * 3600;
 /** CONNACK refusals that mean "fix your credentials": 3.1.1 return codes 4/5 (MQTT-3.2.2.3), v5 reason codes 0x86/0x87. */
-const AUTH_CODES: Readonly<Record<4 | 5, ReadonlySet<number>>> = { 4: new Set([4, 5]), 5: new Set([134, 135]) };
+const AUTH_CODES: Readonly<Record<ProtocolLevel, ReadonlySet<number>>> = { 4: new Set([4, 5]), 5: new Set([134, 135]) };
+/**
+ * A broker's "I do not speak this version" to a v5 CONNECT: the 3.1.1 return code 1,
+ * Unacceptable protocol version (MQTT-3.1.2-2; a 3.1.1 CONNACK parses under v5 with this
+ * as its reason code), and the MQTT 5 reason code 0x84, Unsupported Protocol Version (MQTT-3.1.2-2, v5).
+ */
+const PROTOCOL_REFUSED = new Set([1, 0x84]);
+
+/** The Protocol Level byte of CONNECT (MQTT-3.1.2.2): 4 is MQTT 3.1.1, 5 is MQTT 5. */
+export type ProtocolLevel = 4 | 5;
 
 export class MqttPublisher {
   readonly #o: MqttPublisherOptions;
@@ -68,6 +80,12 @@ export class MqttPublisher {
   #outageLogged = false;
   #authLogged = false;
   #lastError: Error | undefined;
+  /** What the next CONNECT asks for. */
+  #level: ProtocolLevel;
+  /** `protocol: auto` and not fallen back yet. */
+  #mayFallBack: boolean;
+  /** A v5 CONNECT was accepted once: this broker speaks 5, so a later silent close is an outage, not a refusal. */
+  #spoke5 = false;
   readonly #handlers = new Map<string, MessageHandler[]>();
   /** `up` after each CONNACK (once MQTT.js has resent its unacknowledged messages), `down` when the connection is lost. */
   readonly events = new EventEmitter<{ up: []; down: [] }>();
@@ -77,10 +95,18 @@ export class MqttPublisher {
     this.#log = options.log;
     this.#url = redactUrl(options.url);
     this.#now = options.now ?? Date.now;
+    const { protocol } = options.mqtt;
+    this.#level = protocol === 'auto' ? 5 : protocol;
+    this.#mayFallBack = protocol === 'auto';
   }
 
   get connected(): boolean {
     return this.#client?.connected ?? false;
+  }
+
+  /** The MQTT version of the live connection (5, or 4 for 3.1.1); undefined while not connected. */
+  get protocolVersion(): ProtocolLevel | undefined {
+    return this.#client?.connected ? this.#level : undefined;
   }
 
   /** MQTT 5 Receive Maximum from the broker's CONNACK (MQTT-3.2.2.3.3): how many QoS 1/2 publishes may be unacknowledged. */
@@ -145,7 +171,7 @@ export class MqttPublisher {
     const options: IClientOptions = {
       clientId: mqtt.client_id,
       clean: false,
-      ...(mqtt.protocol_version === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
+      ...(this.#level === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
       keepalive: Math.max(1, Math.round(mqtt.keepalive / 1000)),
       // Otherwise mqtt-packet pre-builds a 2-byte Buffer for each of the 65 536 packet ids
       // on the first publish: ~7 MB of heap kept for the life of the process, for no gain
@@ -157,7 +183,7 @@ export class MqttPublisher {
       // MQTT.js calls its debug logger ~20 times per publish, each call allocating its
       // arguments even when disabled; kept when DEBUG asks for it (DEBUG=mqttjs*).
       ...(/mqtt/.test(process.env['DEBUG'] ?? '') ? {} : { log: noLog }),
-      protocolVersion: mqtt.protocol_version,
+      protocolVersion: this.#level,
       reconnectPeriod: FIRST_RETRY_MS,
       // A refused CONNACK (bad password) is retried too: the broker's side may get fixed.
       reconnectOnConnackError: true,
@@ -262,7 +288,11 @@ export class MqttPublisher {
     client.options.reconnectPeriod = FIRST_RETRY_MS;
     const outageMs = this.#outageSince === undefined ? undefined : this.#now() - this.#outageSince;
     const msg = this.#everConnected ? 'reconnected' : 'connected';
-    this.#log.info({ url: this.#url, clientId: this.#o.mqtt.client_id, sessionPresent, ...(outageMs === undefined ? {} : { outageMs }) }, msg);
+    this.#log.info(
+      { url: this.#url, clientId: this.#o.mqtt.client_id, protocol: this.#level, sessionPresent, ...(outageMs === undefined ? {} : { outageMs }) },
+      msg,
+    );
+    if (this.#level === 5) this.#spoke5 = true;
     this.#everConnected = true;
     this.#up = true;
     this.#outageSince = undefined;
@@ -287,14 +317,17 @@ export class MqttPublisher {
     const wasUp = this.#up;
     this.#up = false;
     if (wasUp) this.events.emit('down');
-    this.#outageSince ??= this.#now();
     const err = this.#lastError;
     this.#lastError = undefined;
+    const code = err === undefined ? undefined : errorCode(err);
+    const level = this.#level;
+    // Agreeing on a version is no outage: no warning about it, no outageMs on `connected`.
+    if (this.#mayFallBack && this.#refusedV5(code, err, wasUp)) return this.#fallBack(client);
+    this.#outageSince ??= this.#now();
     const nextRetryMs = client.options.reconnectPeriod ?? FIRST_RETRY_MS;
     // MQTT.js has already armed the next retry with the current period; double it for the one after.
     client.options.reconnectPeriod = Math.min(nextRetryMs * 2, MAX_RETRY_MS);
-    const code = err === undefined ? undefined : errorCode(err);
-    const auth = typeof code === 'number' && AUTH_CODES[this.#o.mqtt.protocol_version].has(code);
+    const auth = typeof code === 'number' && AUTH_CODES[level].has(code);
     if (auth && !this.#authLogged) {
       this.#authLogged = this.#outageLogged = true;
       const reason = err?.message.replace(/^Connection refused: /, '');
@@ -304,13 +337,44 @@ export class MqttPublisher {
       );
     } else if (!this.#outageLogged) {
       this.#outageLogged = true;
+      // `protocol: 5` set by hand and a broker that refuses it: say what would help.
+      const hint = level === 5 && typeof code === 'number' && PROTOCOL_REFUSED.has(code) ? { hint: 'the broker does not speak MQTT 5: set mqtt.protocol: auto or 4' } : {};
       this.#log.warn(
-        { url: this.#url, err: err?.message ?? 'connection closed by the broker', code, nextRetryMs },
+        { url: this.#url, err: err?.message ?? 'connection closed by the broker', code, nextRetryMs, ...hint },
         wasUp ? 'connection lost' : 'connection failed',
       );
     } else {
       this.#log.debug({ err: err?.message, code, nextRetryMs }, 'retry failed');
     }
+  }
+
+  /**
+   * Whether the connection that just closed was a v5 CONNECT the broker refused for its
+   * version: a CONNACK with a PROTOCOL_REFUSED code (MQTT.js's handlers/connack.js emits it
+   * as an ErrorWithReasonCode whose `code` is the reason code, then closes), or a close
+   * with no CONNACK and no error at all, which is how some 3.1.1 brokers answer a level
+   * they do not know. A refused TCP connection, a TLS failure or a CONNACK timeout each
+   * come with an error, so they never count; nor does a silent close once 5 has worked here.
+   */
+  #refusedV5(code: string | number | undefined, err: Error | undefined, wasUp: boolean): boolean {
+    if (this.#level !== 5) return false;
+    if (typeof code === 'number') return PROTOCOL_REFUSED.has(code);
+    return err === undefined && !wasUp && !this.#spoke5;
+  }
+
+  /**
+   * From now on CONNECT says 3.1.1. MQTT.js reads `options.protocolVersion` afresh on each
+   * connect (client.js builds the CONNECT packet and a new parser from it), and 3.1.1 has
+   * no properties, so the MQTT 5 session expiry goes; 3.1.1's clean=false session stays.
+   * The retry MQTT.js has already armed then connects with 4; not an outage, so no backoff.
+   */
+  #fallBack(client: MqttClient): void {
+    this.#mayFallBack = false;
+    this.#level = 4;
+    client.options.protocolVersion = 4;
+    delete client.options.properties;
+    client.options.reconnectPeriod = FIRST_RETRY_MS;
+    this.#log.warn({ url: this.#url }, 'broker does not speak MQTT 5: using MQTT 3.1.1');
   }
 
   async #password(): Promise<string | undefined> {
