@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check.js';
 import { demoCommand } from './cli/demo.js';
-import { passwdCommand } from './cli/passwd.js';
+import { CONFIG_MOVED, PASSWD_USAGE, passwdCommand } from './cli/passwd.js';
 import { runCommand } from './cli/run.js';
 import { scanCommand } from './cli/scan.js';
 import { UsageError, USAGE } from './cli/usage.js';
@@ -10,6 +10,8 @@ import { packageVersion } from './version.js';
 import { errText } from './system/err-text.js';
 
 async function main(argv: string[]): Promise<number> {
+  // passwd takes mosquitto_passwd's arguments, where -c means create, not --config.
+  if (argv[0] === 'passwd') return passwdCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -33,10 +35,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command = 'run', ...extra] = positionals;
-  if (command === 'passwd') {
-    if (extra.length > 1) throw new UsageError(`unexpected argument: ${extra[1]}`);
-    return passwdCommand({ config: values.config, user: extra[0] });
-  }
+  // Options before `passwd` are the old form (--config FILE USER) or misplaced.
+  if (command === 'passwd') throw new UsageError(values.config !== undefined ? CONFIG_MOVED : `passwd's options go after it: ${PASSWD_USAGE}`);
   if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
   switch (command) {
     case 'run':

@@ -7,7 +7,9 @@ Usage:
                                         --realistic: reads block like the kernel's (bulk conversion shows)
   w1mqtt scan  [--config FILE] [--yaml]  list devices, their chip and a reading; --yaml prints a sensors.yaml skeleton
   w1mqtt check [--config FILE]          validate sensors.yaml; every problem as file:line:col
-  w1mqtt passwd [--config FILE] USER    hash a password for broker.users (into FILE, or print the YAML)
+  w1mqtt passwd [-c] [-b] [-D] [-U] FILE USER [PASSWORD]
+                                        mosquitto_passwd's arguments and format: set USER's password in FILE
+                                        (-c: a new file; -b: PASSWORD given; -D: delete USER; -U: hash plain-text ones)
   w1mqtt --version | --help
 
 Config: --config, else $W1MQTT_CONFIG, else /etc/w1mqtt/sensors.yaml, else ./sensors.yaml;
