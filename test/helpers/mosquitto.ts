@@ -68,6 +68,8 @@ export async function stopChild(child: ChildProcess, graceMs = KILL_GRACE_MS): P
 export interface Mosquitto {
   readonly port: number;
   readonly url: string;
+  /** `mqtt+unix://<path>` when started with `unixSocket: true`. */
+  readonly unixUrl: string | undefined;
   readonly pid: number;
   /** What mosquitto has logged so far (for failure messages). */
   log(): string;
@@ -78,8 +80,13 @@ export interface Mosquitto {
  * `dataDir`: keep sessions and queued messages in that directory (mosquitto saves them on
  * SIGTERM and loads them at start), so a test can restart the broker without losing a
  * persistent subscriber's queue. The caller owns the directory. `acl`: an acl_file's text.
+ * `unixSocket`: also listen on a unix socket in the temp dir (mosquitto ≥ 2.0: `listener 0 <path>`).
+ * mosquitto's default log_type includes `notice`, so log() has its connection lines:
+ * `New client connected from … as <id> (p<protocol>, c<clean>, k<keepalive>)`.
  */
-export async function startMosquitto(opts: { username?: string; password?: string; port?: number; dataDir?: string; acl?: string | undefined } = {}): Promise<Mosquitto> {
+export async function startMosquitto(
+  opts: { username?: string; password?: string; port?: number; dataDir?: string; acl?: string | undefined; unixSocket?: boolean } = {},
+): Promise<Mosquitto> {
   const bin = findBinary('mosquitto');
   if (bin === undefined) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-mosquitto-'));
@@ -110,6 +117,10 @@ export async function startMosquitto(opts: { username?: string; password?: strin
     await writeFile(join(dir, 'acl'), opts.acl);
     conf.push(`acl_file ${join(dir, 'acl')}`);
   }
+  // Last, so no listener-specific option above binds to it; the global ones (allow_anonymous,
+  // password_file, acl_file) apply to every listener (per_listener_settings false, mosquitto.conf(5)).
+  const socket = opts.unixSocket ? join(dir, 'mqtt.sock') : undefined;
+  if (socket !== undefined) conf.push(`listener 0 ${socket}`);
   const confFile = join(dir, 'mosquitto.conf');
   await writeFile(confFile, conf.join('\n') + '\n');
 
@@ -136,7 +147,7 @@ export async function startMosquitto(opts: { username?: string; password?: strin
     if (await accepts(port)) break;
     await sleep(50);
   }
-  return { port, url: `mqtt://127.0.0.1:${port}`, pid: child.pid ?? -1, log: () => log, stop };
+  return { port, url: `mqtt://127.0.0.1:${port}`, unixUrl: socket && `mqtt+unix://${socket}`, pid: child.pid ?? -1, log: () => log, stop };
 }
 
 function accepts(port: number): Promise<boolean> {
