@@ -138,7 +138,7 @@ test('agent SIGKILLed while the link looks up but nothing is acknowledged (half-
 
 test('MQTT 5: publishes the broker ACL refuses (PUBACK 0x87) are rejected once and logged, never kept; the others delivered', T, async (t) => {
   // Anonymous clients may use every topic but test/c/#.
-  const o = await outage(t, { payload: 'json', mqtt: '  protocol_version: 5\n', acl: 'topic readwrite #\ntopic deny test/c/#\n' });
+  const o = await outage(t, { payload: 'json', mqtt: '  protocol: 5\n', acl: 'topic readwrite #\ntopic deny test/c/#\n' });
   const agent = await o.startAgent();
   await produce(o, 24); // 8 s: refused ones retried would wait past the spill window (1 s, 5 s before) and land on disk
   const allowed = (): Reading[] => o.produced().filter((r) => !r.topic.startsWith('test/c/'));
@@ -262,8 +262,8 @@ test('queue: latest (the plain default): after the outage only the newest readin
 test('persistent session: the broker keeps it between connections, on MQTT 3.1.1 and 5', { timeout: 30_000, skip: noMosquitto }, async (t) => {
   const mosquitto = await startMosquitto();
   t.after(() => mosquitto.stop());
-  for (const protocol_version of [4, 5] as const) {
-    const mqtt = configSchema.parse({ mqtt: { client_id: `w1mqtt-session-${protocol_version}`, protocol_version } }).mqtt;
+  for (const protocol of [4, 5] as const) {
+    const mqtt = configSchema.parse({ mqtt: { client_id: `w1mqtt-session-${protocol}`, protocol } }).mqtt;
     const sessions: unknown[] = [];
     for (let i = 0; i < 2; i++) {
       const { log, find } = memoryLog();
@@ -272,6 +272,6 @@ test('persistent session: the broker keeps it between connections, on MQTT 3.1.1
       sessions.push(find('connected')[0]?.['sessionPresent']);
       await publisher.stop();
     }
-    assert.deepEqual(sessions, [false, true], `protocol ${protocol_version}: the second connection resumes the session`);
+    assert.deepEqual(sessions, [false, true], `protocol ${protocol}: the second connection resumes the session`);
   }
 });
