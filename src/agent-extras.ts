@@ -52,10 +52,12 @@ export function startExtras(o: ExtrasOptions): Extras {
   stats.start();
 
   let discovery: HomeAssistantDiscovery | undefined;
-  let haConfig = o.config().homeassistant;
+  // What discovery subscribes by: HA's status topic, and its records under the agent's own topic.
+  const discoveryKey = (config: Config) => ({ ha: config.homeassistant, own: statusTopic(config) });
+  let haConfig = discoveryKey(o.config());
   const startDiscovery = (): void => {
-    haConfig = o.config().homeassistant;
-    if (!haConfig.enabled) return;
+    haConfig = discoveryKey(o.config());
+    if (!haConfig.ha.enabled) return;
     discovery = new HomeAssistantDiscovery({
       link: {
         publish: (topic, payload, opts) => o.publisher()?.publish(topic, payload, opts) ?? noConnection(),
@@ -76,9 +78,11 @@ export function startExtras(o: ExtrasOptions): Extras {
   const onPlan: (...args: AgentEvents['plan']) => void = (sensors) => discovery?.update(sensors);
   const onReload: (...args: AgentEvents['reload']) => void = (config) => {
     stats.reschedule(config.mqtt.stats_interval);
-    if (!isDeepStrictEqual(haConfig, config.homeassistant)) {
-      // A new prefix or status topic: a fresh discovery (configs left under the old prefix stay, like zigbee2mqtt's).
+    if (!isDeepStrictEqual(haConfig, discoveryKey(config))) {
+      // A new prefix, status topic or agent topic: a fresh discovery. It finds the configs
+      // published under an old prefix in its records and removes them.
       subscriptions.length = 0;
+      discovery?.stop();
       discovery = undefined;
       o.publisher()?.unsubscribeAll();
       startDiscovery();
@@ -96,6 +100,7 @@ export function startExtras(o: ExtrasOptions): Extras {
     },
     stop() {
       stats.stop();
+      discovery?.stop();
       o.events.off('reading', onReading);
       o.events.off('plan', onPlan);
       o.events.off('reload', onReload);

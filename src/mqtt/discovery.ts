@@ -1,8 +1,11 @@
 import type { Quantity } from '../devices/kinds.js';
 import type { DeviceId } from '../onewire/ids.js';
+import type { PlannedSensor } from '../sampling/plan.js';
+import { availabilityTopic } from './topics.js';
 
 /**
- * Home Assistant MQTT discovery payloads, built from what the agent measures. Pure:
+ * Home Assistant MQTT discovery payloads, built from what the agent measures and for the
+ * agent itself (agentDiscoveryMessages), the device its sensors' devices hang under. Pure:
  * the field names and values follow HA's MQTT sensor documentation
  * (home-assistant.io/integrations/sensor.mqtt, "Configuration Variables") and the
  * discovery topic `<prefix>/<component>/<object_id>/config` of
@@ -112,10 +115,7 @@ export function discoveryTopic(prefix: string, unique: string, component: Compon
   return `${prefix}/${component}/${unique}/config`;
 }
 
-/** Every component this agent writes discovery for, to subscribe to `<prefix>/<component>/+/config`. */
-export const COMPONENTS: readonly Component[] = ['sensor', 'binary_sensor'];
-
-/** The ROM and measurement of a discovery topic this agent writes, or undefined for anyone else's. */
+/** The ROM and measurement of a sensor's discovery topic this agent writes, or undefined for anyone else's. */
 export function parseDiscoveryTopic(prefix: string, topic: string): { rom: string; measurement: string } | undefined {
   if (!topic.startsWith(`${prefix}/`)) return undefined;
   const rest = topic.slice(prefix.length + 1);
@@ -219,4 +219,28 @@ export function agentDiscoveryMessages(agent: AgentInfo, ctx: DiscoveryContext):
   if (stats === undefined) return [status];
   const availability = [{ topic: ctx.statusTopic, payload_available: 'online', payload_not_available: 'offline' }];
   return [status, ...STATS_ENTITIES.map((e) => message(e.key, 'sensor', stats, { name: e.name, value_template: e.template, ...e.kind, availability }))];
+}
+
+/**
+ * The planned sensors of one chip (its measurements, devices/kinds.ts) as one HA device,
+ * named after its main measurement's sensor (a thermometer's name, a DS2438's temperature).
+ */
+export function deviceOf(sensors: readonly PlannedSensor[], perSensorAvailability = false): DiscoveryDevice {
+  const [main] = sensors;
+  if (!main) throw new Error('deviceOf: no sensors');
+  return {
+    id: main.device.id,
+    chip: main.device.chip,
+    name: main.label ?? `${main.device.chip} ${main.displayId.split('/')[0] ?? ''}`,
+    measurements: sensors.map((s) => ({
+      quantity: s.measurement.quantity,
+      unit: s.measurement.unit,
+      topic: s.topic,
+      measurement: s.measurement.name,
+      title: s.measurement.title,
+      ...(s.measurement.decimals === undefined ? {} : { decimals: s.measurement.decimals }),
+      // The agent's `<topic>/availability` (unavailable_after > 0): HA greys out a failing sensor too.
+      ...(perSensorAvailability ? { availabilityTopic: availabilityTopic(s.topic) } : {}),
+    })),
+  };
 }

@@ -71,6 +71,8 @@ test('discovery configs HA accepts, again on HA\'s birth message, and removed wi
   const before = sub.retainedLines.filter(isConfig(KITCHEN_ID)).length;
   assert.equal((await publishOnce({ port: broker.port, topic: 'homeassistant/status', message: 'online' })).code, 0);
   await agent.waitForLog((l) => l['msg'] === 'Home Assistant is online: publishing discovery again', 10_000);
+  // After a random 1–5 s (HA's advice, so not every client answers at once).
+  await agent.waitForLog((l) => l['msg'] === 'Home Assistant discovery published again', 15_000);
   const deadline = Date.now() + 10_000;
   while (sub.retainedLines.filter(isConfig(KITCHEN_ID)).length <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.ok(sub.retainedLines.filter(isConfig(KITCHEN_ID)).length > before, 'kitchen config published again');
@@ -83,7 +85,7 @@ test('discovery configs HA accepts, again on HA\'s birth message, and removed wi
   await ws.writeConfig(config(broker.port, ws.w1, `  ${KITCHEN_ID}: { topic: home/kitchen/temperature, name: Kitchen }\n`));
   agent = startCli(['run', '--config', file], { env: { W1MQTT_LOG_FORMAT: 'json' } });
   await sub.waitFor((m) => m.topic === garage.topic && m.payload === '', 30_000);
-  await agent.waitForLog((l) => l['msg'] === 'removing the Home Assistant entity of a sensor no longer in sensors.yaml' && l['topic'] === garage.topic);
+  await agent.waitForLog((l) => l['msg'] === 'removing a Home Assistant entity no longer published' && l['topic'] === garage.topic);
   // What a Home Assistant connecting now finds retained: the kitchen config only.
   const fresh = await subscribe({ port: broker.port, topics: ['homeassistant/#'] });
   t.after(() => fresh.stop());
