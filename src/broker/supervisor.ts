@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { BrokerConfig } from '../config/schema.js';
@@ -79,6 +80,10 @@ export class BundledBroker {
     await killStaleBroker(dir, this.#o.log);
     await this.#writeConf(this.#settings);
     await this.#launch();
+    this.#logListening();
+  }
+
+  #logListening(): void {
     for (const l of publicListeners(this.#settings)) {
       const host = l.host.includes(':') ? `[${l.host}]` : l.host;
       this.#o.log.info({ url: `${l.kind}://${host}:${l.port}`, listener: l.kind, pid: this.pid }, 'bundled broker listening');
@@ -110,6 +115,7 @@ export class BundledBroker {
       await this.#launch();
       throw err;
     }
+    this.#logListening();
     return change;
   }
 
@@ -130,7 +136,8 @@ export class BundledBroker {
 
   async #writeConf(settings: BrokerConfig): Promise<void> {
     const file = join(this.#o.dir, CONF_FILE);
-    const user = process.env['USER'] ?? (await import('node:os')).userInfo().username;
+    // The effective user (not $USER, which sudo or a service manager may leave as someone else's).
+    const user = userInfo().username;
     await writeFile(`${file}.tmp`, renderMosquittoConf(settings, { dir: this.#o.dir, user }), { mode: 0o600 });
     await rename(`${file}.tmp`, file);
   }

@@ -2,14 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { configSchema, type MqttConfig } from '../../src/config/schema.js';
-import { BundledBroker } from '../../src/mqtt/broker.js';
 import { MqttPublisher } from '../../src/mqtt/publisher.js';
 import { haveMosquitto, startMosquitto, stopChild } from '../helpers/mosquitto.js';
 import { subscribe } from '../helpers/mqtt-sub.js';
@@ -55,41 +53,6 @@ async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promis
   const timeout = sleep(ms, undefined, { ref: false }).then(() => Promise.reject(new Error(`${what} took longer than ${ms} ms`)));
   return Promise.race([promise, timeout]);
 }
-
-test('bundled broker: a retained reading reaches a later mosquitto_sub, status online then offline', { ...T, skip: noMosquitto }, async (t) => {
-  const { log } = memoryLog();
-  const broker = new BundledBroker({ host: '127.0.0.1', port: 0, log });
-  t.after(() => broker.stop());
-  await broker.start();
-  assert.notEqual(broker.address.port, 0);
-  assert.equal(broker.url, `mqtt://127.0.0.1:${broker.address.port}`);
-
-  const status = 'home/w1mqtt/test-a/status';
-  const publisher = new MqttPublisher({ url: broker.url, mqtt: mqttConfig({ client_id: 'test-a' }), statusTopic: status, log });
-  t.after(() => publisher.stop());
-  await publisher.start();
-  assert.equal(publisher.connected, true);
-  await publisher.publish('home/kitchen/temperature', '21.44', { qos: 1, retain: true });
-  await publisher.publish('home/kitchen/volatile', 'x', { qos: 0, retain: false });
-
-  const sub = await subscribe({ port: broker.address.port, topics: ['home/#'] });
-  t.after(() => sub.stop());
-  const reading = await sub.waitFor((m) => m.topic === 'home/kitchen/temperature');
-  assert.deepEqual(reading, { retained: true, topic: 'home/kitchen/temperature', payload: '21.44' });
-  assert.ok(sub.lines.includes('home/kitchen/temperature 21.44'));
-  await sub.waitFor((m) => m.topic === status && m.payload === 'online' && m.retained);
-  assert.equal(sub.lines.some((l) => l.startsWith('home/kitchen/volatile')), false, 'a non-retained message is not replayed');
-
-  const stopped = publisher.stop();
-  assert.equal(publisher.stop(), stopped, 'stop() is idempotent');
-  await stopped;
-  assert.equal(publisher.connected, false);
-  await sub.waitFor((m) => m.topic === status && m.payload === 'offline');
-  const later = await subscribe({ port: broker.address.port, topics: [status] });
-  t.after(() => later.stop());
-  assert.deepEqual(await later.waitFor(() => true), { retained: true, topic: status, payload: 'offline' });
-  assert.deepEqual(publisher.counters, { published: 2, failed: 0 });
-});
 
 test('mosquitto: retained round trip, and the Last Will marks a killed agent offline', { ...T, skip: noMosquitto }, async (t) => {
   const mosquitto = await startMosquitto();
@@ -268,27 +231,3 @@ test('credentials: a wrong password is an auth failure, the right one (password_
   await missing.stop();
 });
 
-test('bundled broker on a port in use: a clear error', { ...T }, async (t) => {
-  const blocker = createServer();
-  await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
-  const address = blocker.address();
-  assert.ok(address !== null && typeof address === 'object');
-  const { log } = memoryLog();
-  const broker = new BundledBroker({ host: '127.0.0.1', port: address.port, log });
-  t.after(() => broker.stop());
-  await assert.rejects(broker.start(), {
-    message:
-      `port ${address.port} on 127.0.0.1 is already in use (another MQTT broker such as mosquitto?): ` +
-      'set broker.port in sensors.yaml or use mqtt.url to publish to that broker instead',
-  });
-  await bounded(broker.stop(), 5_000, 'stop() after a failed start');
-});
-
-test('bundled broker url: wildcard hosts become loopback, IPv6 is bracketed', { ...T }, () => {
-  const { log } = memoryLog();
-  assert.equal(new BundledBroker({ host: '0.0.0.0', port: 1883, log }).url, 'mqtt://127.0.0.1:1883');
-  assert.equal(new BundledBroker({ host: '::', port: 1883, log }).url, 'mqtt://[::1]:1883');
-  assert.equal(new BundledBroker({ host: 'fe80::1', port: 1884, log }).url, 'mqtt://[fe80::1]:1884');
-  assert.equal(new BundledBroker({ host: '192.168.1.10', port: 1883, log }).url, 'mqtt://192.168.1.10:1883');
-});
