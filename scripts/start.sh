@@ -6,13 +6,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 require_node
-have mosquitto_sub || apt_install mosquitto-clients || echo "w1mqtt: (mosquitto_sub is only needed to watch the readings)" >&2
+# The bundled broker (the demo's, and the agent's without mqtt.url) is a mosquitto that w1mqtt runs
+# itself; a stock mosquitto.service that installing it started is disabled, one that ran before is kept.
+mosquitto_setup
 npm_deps
 npm run --silent build
-if [ "$#" -gt 0 ]; then exec bin/w1mqtt.cjs "$@"; fi
-if [ -n "${W1MQTT_CONFIG:-}" ] || [ -f /etc/w1mqtt/sensors.yaml ] || [ -f sensors.yaml ] \
-  || ls /sys/bus/w1/devices/w1_bus_master* >/dev/null 2>&1 || [ -d /mnt/1wire/settings ] || [ -d /run/owfs/settings ]; then
-  exec bin/w1mqtt.cjs run
+if [ "$#" -gt 0 ] && [ "$1" != demo ]; then exec bin/w1mqtt.cjs "$@"; fi
+if [ "$#" = 0 ]; then
+  if [ -n "${W1MQTT_CONFIG:-}" ] || [ -f /etc/w1mqtt/sensors.yaml ] || [ -f sensors.yaml ] \
+    || ls /sys/bus/w1/devices/w1_bus_master* >/dev/null 2>&1 || [ -d /mnt/1wire/settings ] || [ -d /run/owfs/settings ]; then
+    exec bin/w1mqtt.cjs run
+  fi
+  echo "w1mqtt: no 1-Wire bus and no sensors.yaml here: starting the demo" >&2
+  set -- demo
 fi
-echo "w1mqtt: no 1-Wire bus and no sensors.yaml here: starting the demo. Watch it with: mosquitto_sub -t 'home/#' -v" >&2
-exec bin/w1mqtt.cjs demo
+# The demo: its broker on 1883, unless the user's own mosquitto.service is there.
+port="$(demo_port)"
+case " $* " in
+  *" --port "* | *" --port="*) ;;
+  *)
+    watch="mosquitto_sub -t 'home/#' -v"
+    if [ "$port" != 1883 ]; then
+      echo "w1mqtt: Debian's mosquitto.service holds port 1883 (left as it is): the demo's broker takes port $port" >&2
+      set -- "$@" --port "$port"
+      watch="mosquitto_sub -p $port -t 'home/#' -v"
+    fi
+    echo "w1mqtt: watch the readings with: $watch" >&2
+    ;;
+esac
+exec bin/w1mqtt.cjs "$@"

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, cp, lstat, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,11 +10,14 @@ import { FIXTURES, ROOT } from '../helpers/agent-process.js';
 import { findBinary } from '../helpers/mosquitto.js';
 import { agentNodeFlags } from '../helpers/node-flags.js';
 import { freePort } from '../helpers/ports.js';
+import { stubSystem, type StubState } from '../helpers/stub-system.js';
 
 /**
  * deploy/: the unit checked by systemd's own tools (systemd is not PID 1 here, so
  * offline), install.sh and uninstall.sh run into a temporary root, the udev rule's
- * command run against a copy of a sysfs tree.
+ * command run against a copy of a sysfs tree. The mosquitto decisions (install.sh,
+ * start.sh, scripts/lib.sh) run against stand-ins for systemctl, dpkg-query and apt-get
+ * (test/helpers/stub-system.ts): never the real packages or systemd.
  */
 
 const execFile = promisify(execFileCb);
@@ -200,3 +203,125 @@ async function servesLivePage(prog: string): Promise<void> {
     await rm(state, { recursive: true, force: true });
   }
 }
+
+/** The calls that change the machine: package installs and mosquitto.service state changes. */
+function changes(calls: string[]): string[] {
+  return calls.filter((c) => /^apt-get .*install|^systemctl .*\b(disable|enable|start|stop|restart|mask)\b/.test(c));
+}
+
+for (const c of [
+  {
+    name: 'mosquitto absent under systemd: installed, and the stock unit its postinst started is disabled and stopped',
+    state: { booted: true, root: true },
+    stock: 'disabled',
+    port: 1883,
+    changes: ['apt-get install -y -qq mosquitto mosquitto-clients', 'systemctl disable --now mosquitto.service'],
+    after: { enabled: 'disabled', active: false },
+    says: /disabled and stopped Debian's mosquitto.service/,
+  },
+  {
+    name: 'mosquitto absent without systemd (a chroot, a container): installed, the stock unit disabled on file only',
+    state: { booted: false, root: true },
+    stock: 'disabled',
+    port: 1883,
+    changes: ['apt-get install -y -qq mosquitto mosquitto-clients', 'systemctl disable mosquitto.service'],
+    after: { enabled: 'disabled', active: false },
+    says: /disabled Debian's mosquitto.service/,
+  },
+  {
+    name: "the user's mosquitto.service enabled and running: left alone, the demo moves to 1884",
+    state: { booted: true, root: true, installed: ['mosquitto', 'mosquitto-clients'], enabled: 'enabled', active: true },
+    stock: 'in-use',
+    port: 1884,
+    changes: [],
+    after: { enabled: 'enabled', active: true },
+  },
+  {
+    name: "the user's mosquitto.service enabled but stopped, clients missing: only the clients installed, the unit left alone",
+    state: { booted: true, root: true, installed: ['mosquitto'], enabled: 'enabled', active: false },
+    stock: 'in-use',
+    port: 1883,
+    changes: ['apt-get install -y -qq mosquitto-clients'],
+    after: { enabled: 'enabled', active: false },
+  },
+  {
+    name: 'mosquitto installed with its unit off (an earlier install.sh): nothing to do',
+    state: { booted: true, root: true, installed: ['mosquitto', 'mosquitto-clients'], enabled: 'disabled' },
+    stock: 'off',
+    port: 1883,
+    changes: [],
+    after: { enabled: 'disabled', active: false },
+  },
+  {
+    name: 'mosquitto absent, neither root nor password-less sudo: how to install it, and go on',
+    state: { booted: true, root: false },
+    stock: 'missing',
+    port: 1883,
+    changes: [],
+    after: { enabled: 'not-found', active: false },
+    says: /sudo apt install mosquitto mosquitto-clients/,
+  },
+] satisfies { name: string; state: StubState; stock: string; port: number; changes: string[]; after: { enabled: string; active: boolean }; says?: RegExp }[]) {
+  test(`scripts/lib.sh mosquitto_setup: ${c.name}`, { timeout: 30_000 }, async (t) => {
+    const sys = await stubSystem(c.state);
+    t.after(() => sys.cleanup());
+    const script = 'set -euo pipefail; . "$1"; mosquitto_setup; echo "stock=$mosquitto_stock port=$(demo_port)"';
+    const result = await run('bash', ['-c', script, 'lib-test', join(ROOT, 'scripts/lib.sh')], { env: sys.env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `stock=${c.stock} port=${c.port}\n`, result.stderr);
+    assert.deepEqual(changes(await sys.calls()), c.changes);
+    assert.equal(await sys.enabled(), c.after.enabled);
+    assert.equal(await sys.active(), c.after.active);
+    if (c.says) assert.match(result.stderr, c.says);
+  });
+}
+
+/** scripts/start.sh and lib.sh in a copy of the tree, with a bin/w1mqtt.cjs that prints its arguments (npm stubbed: no build). */
+async function startTree(bin: string): Promise<string> {
+  const tree = await mkdtemp(join(tmpdir(), 'w1mqtt-start-'));
+  await mkdir(join(tree, 'scripts'));
+  await mkdir(join(tree, 'bin'));
+  await mkdir(join(tree, 'node_modules'));
+  for (const f of ['scripts/start.sh', 'scripts/lib.sh']) await copyFile(join(ROOT, f), join(tree, f));
+  await writeFile(join(tree, 'bin/w1mqtt.cjs'), '#!/bin/sh\necho "w1mqtt $*"\n', { mode: 0o755 });
+  await writeFile(join(tree, 'package-lock.json'), '{}\n');
+  await writeFile(join(tree, 'node_modules/.package-lock.json'), '{}\n');
+  await writeFile(join(bin, 'npm'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  return tree;
+}
+
+test('start.sh demo: installs mosquitto and disables the stock unit it started; with the user\'s own running, the demo takes port 1884', { timeout: 30_000 }, async (t) => {
+  const fresh = await stubSystem({ booted: true, root: true });
+  t.after(() => fresh.cleanup());
+  const tree = await startTree(fresh.bin);
+  t.after(() => rm(tree, { recursive: true, force: true }));
+  const first = await run('bash', [join(tree, 'scripts/start.sh'), 'demo'], { env: fresh.env });
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout, 'w1mqtt demo\n');
+  assert.deepEqual(changes(await fresh.calls()), ['apt-get install -y -qq mosquitto mosquitto-clients', 'systemctl disable --now mosquitto.service']);
+  assert.match(first.stderr, /disabled and stopped Debian's mosquitto.service/);
+  assert.match(first.stderr, /mosquitto_sub -t 'home\/#' -v/);
+
+  const theirs = await stubSystem({ booted: true, root: true, installed: ['mosquitto', 'mosquitto-clients'], enabled: 'enabled', active: true });
+  t.after(() => theirs.cleanup());
+  await writeFile(join(theirs.bin, 'npm'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const second = await run('bash', [join(tree, 'scripts/start.sh'), 'demo'], { env: theirs.env });
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(second.stdout, 'w1mqtt demo --port 1884\n');
+  assert.deepEqual(changes(await theirs.calls()), []);
+  assert.match(second.stderr, /mosquitto.service holds port 1883 \(left as it is\)/);
+  assert.match(second.stderr, /mosquitto_sub -p 1884 -t 'home\/#' -v/);
+  // A port the user chose stays.
+  const chosen = await run('bash', [join(tree, 'scripts/start.sh'), 'demo', '--port', '2883'], { env: theirs.env });
+  assert.equal(chosen.stdout, 'w1mqtt demo --port 2883\n');
+
+  // Neither root nor sudo: how to install, and the demo starts anyway (and says itself what it lacks).
+  const user = await stubSystem({ booted: true, root: false });
+  t.after(() => user.cleanup());
+  await writeFile(join(user.bin, 'npm'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const third = await run('bash', [join(tree, 'scripts/start.sh'), 'demo'], { env: user.env });
+  assert.equal(third.code, 0, third.stderr);
+  assert.equal(third.stdout, 'w1mqtt demo\n');
+  assert.match(third.stderr, /sudo apt install mosquitto mosquitto-clients/);
+  assert.deepEqual(changes(await user.calls()), []);
+});
