@@ -6,7 +6,8 @@
 # Options: --prefix DIR (program, default /opt/w1mqtt), --destdir DIR (or $DESTDIR),
 #          --no-start (install and enable, but do not start).
 # Safe to run again: it updates the program and the unit, and never overwrites an
-# existing /etc/w1mqtt/sensors.yaml.
+# existing /etc/w1mqtt/sensors.yaml. It installs Debian's mosquitto (w1mqtt runs it as its
+# bundled broker) and never disturbs a mosquitto.service that was already in use.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -22,7 +23,7 @@ while [ "$#" -gt 0 ]; do
     --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
     --destdir=*) destdir="${1#*=}"; shift ;;
     --no-start) start=0; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -40,7 +41,24 @@ if ! command -v node >/dev/null 2>&1 && [ -z "$destdir" ]; then apt_install node
 require_node
 node_bin="$(command -v node)"
 
-# 2. Build from this checkout when dist/ is missing or older than the sources.
+# 2. mosquitto: the bundled broker (used when sensors.yaml has no mqtt.url) is a mosquitto that
+#    w1mqtt runs as its own child, inside w1mqtt.service. Debian's package starts its own
+#    mosquitto.service on port 1883: mosquitto_setup (scripts/lib.sh) keeps one that was already
+#    enabled or running, as the user's broker, and disables one that only this install brought.
+#    Into a --destdir nothing is installed; the unit's state is read in that tree.
+stock_url=mqtt://127.0.0.1:1883
+if [ -n "$destdir" ]; then
+  mosquitto_stock=off
+  if stock_mosquitto_in_use --root="$destdir"; then mosquitto_stock=in-use; fi
+else
+  mosquitto_setup
+fi
+case "$mosquitto_stock" in
+  in-use) say "Debian's mosquitto.service is in use${destdir:+ in $destdir}: left as it is, as your broker" ;;
+  missing) say "warning: mosquitto is not installed: w1mqtt will need mqtt.url in /etc/w1mqtt/sensors.yaml" ;;
+esac
+
+# 3. Build from this checkout when dist/ is missing or older than the sources.
 cd "$repo"
 if [ ! -f dist/main.js ] || [ -n "$(find src package.json -newer dist/main.js -print -quit)" ]; then
   say "building"
@@ -48,7 +66,7 @@ if [ ! -f dist/main.js ] || [ -n "$(find src package.json -newer dist/main.js -p
   npm run --silent build
 fi
 
-# 3. The program: a copy of the package with its runtime dependencies only,
+# 4. The program: a copy of the package with its runtime dependencies only,
 #    swapped in whole so a running service never sees half an update.
 target="$destdir$prefix"
 say "installing the program into $target"
@@ -62,7 +80,7 @@ rm -rf "$target.old"
 mkdir -p "$destdir/usr/local/bin"
 ln -sfn "$prefix/bin/w1mqtt.cjs" "$destdir/usr/local/bin/w1mqtt"
 
-# 4. The service user w1mqtt in the group w1 (sysusers.d: idempotent, works on a DESTDIR).
+# 5. The service user w1mqtt in the group w1 (sysusers.d: idempotent, works on a DESTDIR).
 install -D -m 0644 deploy/w1mqtt.sysusers "$destdir/usr/lib/sysusers.d/w1mqtt.conf"
 mkdir -p "$destdir/etc"
 if command -v systemd-sysusers >/dev/null 2>&1; then
@@ -72,7 +90,7 @@ else
   getent passwd w1mqtt >/dev/null || useradd --system ${destdir:+--prefix "$destdir"} --gid w1 --home-dir /var/lib/w1mqtt --shell /usr/sbin/nologin w1mqtt
 fi
 
-# 5. The unit, with this machine's node and the install prefix; the udev rule.
+# 6. The unit, with this machine's node and the install prefix; the udev rule.
 mkdir -p "$destdir/etc/systemd/system" "$destdir/etc/udev/rules.d"
 sed -e "s|^ExecStart=/usr/bin/node \(.*\)/opt/w1mqtt/|ExecStart=$node_bin \1$prefix/|" -e "s|file:/opt/w1mqtt/|file:$prefix/|" \
   deploy/w1mqtt.service >"$destdir/etc/systemd/system/w1mqtt.service.new"
@@ -80,15 +98,37 @@ chmod 0644 "$destdir/etc/systemd/system/w1mqtt.service.new"
 mv "$destdir/etc/systemd/system/w1mqtt.service.new" "$destdir/etc/systemd/system/w1mqtt.service"
 install -m 0644 deploy/60-w1mqtt.rules "$destdir/etc/udev/rules.d/60-w1mqtt.rules"
 
-# 6. /etc/w1mqtt: the example for reference; sensors.yaml only if there is none yet.
+# 7. /etc/w1mqtt: the example for reference; sensors.yaml only if there is none yet.
 install -d -m 0755 "$destdir/etc/w1mqtt"
 install -m 0644 deploy/sensors.example.yaml "$destdir/etc/w1mqtt/sensors.example.yaml"
-if [ -e "$destdir/etc/w1mqtt/sensors.yaml" ]; then
+#    With the user's mosquitto.service in use, a new one sends to it (the example's commented
+#    mqtt.url line, made real): w1mqtt's own broker would want its port 1883.
+config="$destdir/etc/w1mqtt/sensors.yaml"
+if [ -e "$config" ]; then
   say "keeping your /etc/w1mqtt/sensors.yaml"
+  if [ "$mosquitto_stock" = in-use ] && ! grep -Eq '^[[:space:]]+url:' "$config"; then
+    say "to publish to that mosquitto.service, set in /etc/w1mqtt/sensors.yaml:  mqtt: { url: $stock_url }"
+    say "(with username/password_file if it needs them); without a url w1mqtt starts its own broker on port 1883"
+  fi
 else
-  install -m 0640 deploy/sensors.example.yaml "$destdir/etc/w1mqtt/sensors.yaml"
-  [ -n "$destdir" ] || chgrp w1 /etc/w1mqtt/sensors.yaml
+  rm -f "$config.new"
+  if [ "$mosquitto_stock" = in-use ]; then
+    sed -e "s|^  # url: mqtt://[^ ]* .*|  url: $stock_url          # Debian's mosquitto.service, in use here at install time|" \
+      deploy/sensors.example.yaml >"$config.new"
+  else
+    cp deploy/sensors.example.yaml "$config.new"
+  fi
+  chmod 0640 "$config.new"
+  [ -n "$destdir" ] || chgrp w1 "$config.new"
+  mv "$config.new" "$config"
   say "installed an example /etc/w1mqtt/sensors.yaml (edit it: changes apply without a restart)"
+  if [ "$mosquitto_stock" = in-use ]; then
+    if grep -q "^  url: $stock_url " "$config"; then
+      say "it publishes to that mosquitto.service (mqtt.url: $stock_url); add username/password_file there if it needs them"
+    else
+      say "to publish to that mosquitto.service, set in /etc/w1mqtt/sensors.yaml:  mqtt: { url: $stock_url }"
+    fi
+  fi
 fi
 
 if [ -n "$destdir" ]; then
@@ -96,7 +136,7 @@ if [ -n "$destdir" ]; then
   exit 0
 fi
 
-# 7. Apply the udev rule to sensors already present, then enable and (re)start.
+# 8. Apply the udev rule to sensors already present, then enable and (re)start.
 udevadm control --reload-rules 2>/dev/null || true
 udevadm trigger --subsystem-match=w1 --action=add 2>/dev/null || true
 systemctl daemon-reload

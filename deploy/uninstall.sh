@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Remove what install.sh installed. Your /etc/w1mqtt (sensors.yaml) and the state in
 # /var/lib/w1mqtt stay, as do the w1mqtt user and the w1 group, unless --purge.
+# The mosquitto packages always stay (you may use them), and so does mosquitto.service.
 #   sudo ./deploy/uninstall.sh [--purge]
 #   ./deploy/uninstall.sh --destdir DIR [--purge]    the same under DIR
 # Options: --prefix DIR (default /opt/w1mqtt), --destdir DIR (or $DESTDIR). Safe to run again.
@@ -16,7 +17,7 @@ while [ "$#" -gt 0 ]; do
     --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
     --destdir=*) destdir="${1#*=}"; shift ;;
     --purge) purge=1; shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -47,3 +48,6 @@ if [ "$purge" = 1 ]; then
 else
   echo "w1mqtt: removed (kept /etc/w1mqtt and /var/lib/w1mqtt; --purge removes them and the w1mqtt user)"
 fi
+# install.sh installed mosquitto for w1mqtt's bundled broker; the package may serve other things now.
+echo "w1mqtt: kept the mosquitto and mosquitto-clients packages (sudo apt remove mosquitto mosquitto-clients if nothing else uses them)"
+echo "w1mqtt: left Debian's mosquitto.service as it is (if install.sh brought the package, it disabled it: sudo systemctl enable --now mosquitto runs it)"

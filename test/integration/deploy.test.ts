@@ -160,6 +160,7 @@ test('install.sh into a temporary root: program, user, unit, udev rule, example 
   for (let i = 0; i < 2; i++) {
     const removed = await run('bash', [join(ROOT, 'deploy/uninstall.sh'), '--destdir', root]);
     assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /kept the mosquitto and mosquitto-clients packages/);
   }
   for (const gone of ['opt/w1mqtt', 'usr/local/bin/w1mqtt', 'etc/systemd/system/w1mqtt.service', 'etc/udev/rules.d/60-w1mqtt.rules', 'usr/lib/sysusers.d/w1mqtt.conf']) {
     await assert.rejects(lstat(join(root, gone)), `${gone} removed`);
@@ -208,6 +209,8 @@ async function servesLivePage(prog: string): Promise<void> {
 function changes(calls: string[]): string[] {
   return calls.filter((c) => /^apt-get .*install|^systemctl .*\b(disable|enable|start|stop|restart|mask)\b/.test(c));
 }
+
+const STOCK = 'mqtt://127.0.0.1:1883';
 
 for (const c of [
   {
@@ -324,4 +327,42 @@ test('start.sh demo: installs mosquitto and disables the stock unit it started; 
   assert.equal(third.stdout, 'w1mqtt demo\n');
   assert.match(third.stderr, /sudo apt install mosquitto mosquitto-clients/);
   assert.deepEqual(changes(await user.calls()), []);
+});
+
+test("install.sh --destdir with the user's mosquitto.service enabled there: left alone, a new sensors.yaml sends to it", { ...T, skip: !analyze() && 'systemd-analyze not installed' }, async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'w1mqtt-root-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const sys = await stubSystem({ enabled: 'enabled', active: true, installed: [] });
+  t.after(() => sys.cleanup());
+  const install = () => run('bash', [join(ROOT, 'deploy/install.sh'), '--destdir', root], { env: sys.env });
+
+  const first = await install();
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /mosquitto.service is in use in .*: left as it is, as your broker/);
+  assert.match(first.stdout, new RegExp(`it publishes to that mosquitto.service \\(mqtt.url: ${escapeRegExp(STOCK)}\\)`));
+  // The tree's unit state was asked (not this machine's); nothing installed, nothing disabled.
+  assert.ok((await sys.calls()).includes(`systemctl --root=${root} is-enabled mosquitto.service`), (await sys.calls()).join('\n'));
+  assert.deepEqual(changes(await sys.calls()), []);
+  assert.ok(!(await sys.calls()).some((c) => c.startsWith('apt-get')));
+
+  // The example with its commented url line made real, and valid.
+  const config = join(root, 'etc/w1mqtt/sensors.yaml');
+  const written = (await readFile(config, 'utf8')).split('\n');
+  const example = (await readFile(join(ROOT, 'deploy/sensors.example.yaml'), 'utf8')).split('\n');
+  const differ = written.flatMap((line, i) => (line === example[i] ? [] : [[example[i], line]]));
+  assert.equal(differ.length, 1, JSON.stringify(differ));
+  assert.match(differ[0]?.[0] ?? '', /^ {2}# url: mqtt:\/\//);
+  assert.match(differ[0]?.[1] ?? '', new RegExp(`^ {2}url: ${escapeRegExp(STOCK)} +# `));
+  assert.equal((await stat(config)).mode & 0o777, 0o640);
+  const check = await run(process.execPath, [join(root, 'opt/w1mqtt/bin/w1mqtt.cjs'), 'check', '--config', config]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, new RegExp(`publishing to ${escapeRegExp(STOCK)}`));
+
+  // A sensors.yaml of the user's own is kept; what to set is printed.
+  await writeFile(config, 'interval: 10s\n');
+  const second = await install();
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(await readFile(config, 'utf8'), 'interval: 10s\n');
+  assert.match(second.stdout, new RegExp(`set in /etc/w1mqtt/sensors.yaml: +mqtt: \\{ url: ${escapeRegExp(STOCK)} \\}`));
+  assert.deepEqual(changes(await sys.calls()), []);
 });
