@@ -2,22 +2,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, chown, copyFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { FIXTURES, ROOT } from '../helpers/agent-process.js';
-import { findBinary } from '../helpers/mosquitto.js';
+import { findBinary, haveMosquitto, stopChild } from '../helpers/mosquitto.js';
 import { agentNodeFlags } from '../helpers/node-flags.js';
 import { freePort } from '../helpers/ports.js';
 import { stubSystem, type StubState } from '../helpers/stub-system.js';
+import { allowedFamilies, allowedSyscalls } from '../helpers/unit-filter.js';
 
 /**
  * deploy/: the unit checked by systemd's own tools (systemd is not PID 1 here, so
  * offline), install.sh and uninstall.sh run into a temporary root, the udev rule's
  * command run against a copy of a sysfs tree. The mosquitto decisions (install.sh,
  * start.sh, scripts/lib.sh) run against stand-ins for systemctl, dpkg-query and apt-get
- * (test/helpers/stub-system.ts): never the real packages or systemd.
+ * (test/helpers/stub-system.ts): never the real packages or systemd. The bundled broker's
+ * launch runs under the unit's own system call filter (test/helpers/unit-sandbox.py).
  */
 
 const execFile = promisify(execFileCb);
@@ -56,7 +60,7 @@ test('the unit passes systemd-analyze verify and scores 2.0 or better on securit
   assert.equal((await run(analyze(), ['security', '--offline=true', '--threshold=20', UNIT])).code, 0);
 
   const unit = await readFile(UNIT, 'utf8');
-  for (const line of ['Type=notify', 'Restart=on-failure', 'User=w1mqtt', 'Group=w1', 'StateDirectory=w1mqtt', 'ConfigurationDirectory=w1mqtt', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+  for (const line of ['Type=notify', 'Restart=on-failure', 'KillMode=control-group', 'User=w1mqtt', 'Group=w1', 'StateDirectory=w1mqtt', 'ConfigurationDirectory=w1mqtt', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     assert.ok(unit.split('\n').includes(line), `unit has ${line}`);
   }
   assert.match(unit, /^WatchdogSec=\d+s$/m);
@@ -365,4 +369,77 @@ test("install.sh --destdir with the user's mosquitto.service enabled there: left
   assert.equal(await readFile(config, 'utf8'), 'interval: 10s\n');
   assert.match(second.stdout, new RegExp(`set in /etc/w1mqtt/sensors.yaml: +mqtt: \\{ url: ${escapeRegExp(STOCK)} \\}`));
   assert.deepEqual(changes(await sys.calls()), []);
+});
+
+/** Resolves once something accepts on the unix socket `path`; rejects after `ms`. */
+async function socketAccepts(path: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ path });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => (socket.destroy(), resolve(false)));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing accepts on ${path} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A python3 that the unprivileged user can run too (a pyenv shim under /root is not one). */
+const python3 = () => (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : findBinary('python3'));
+const sandboxReady = () => Boolean(analyze() && python3() && findBinary('setpriv') && haveMosquitto());
+
+test("the bundled broker's start passes the unit's system call filter: setpriv --pdeathsig, then mosquitto with its unix socket, a TCP listener and persistence", { timeout: 60_000, skip: !sandboxReady() && 'needs systemd-analyze, python3, setpriv and mosquitto' }, async (t) => {
+  const unit = await readFile(UNIT, 'utf8');
+  const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-sandbox-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'allowed'), [...(await allowedSyscalls(unit, analyze()))].join('\n') + '\n');
+  const python = python3()!;
+  // As the service: never root (mosquitto drops privileges with setuid only when it is root).
+  const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+  const sandboxed = (...command: string[]) => [...asUser, python, join(ROOT, 'test/helpers/unit-sandbox.py'), join(dir, 'allowed'), ...allowedFamilies(unit).map(String), '--', ...command];
+
+  // The filter is in force: raising one's own niceness (@resources) and a netlink socket are refused.
+  const probe = ['import errno, os, socket', 'try: os.nice(1)\nexcept OSError as e: print(errno.errorcode[e.errno])', 'try: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)\nexcept OSError as e: print(errno.errorcode[e.errno])'];
+  const control = sandboxed(python, '-c', probe.join('\n'));
+  if (asUser.length) await chown(dir, 65534, 65534);
+  const result = await run(control[0]!, control.slice(1));
+  assert.equal(result.stdout, 'EPERM\nEAFNOSUPPORT\n', result.stderr);
+
+  const port = await freePort();
+  const sock = join(dir, 'mosquitto.sock');
+  await writeFile(join(dir, 'mosquitto.conf'), [
+    'per_listener_settings false',
+    'allow_anonymous true',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    `pid_file ${join(dir, 'mosquitto.pid')}`,
+    'log_dest stderr',
+    `listener 0 ${sock}`,
+    `listener ${port} 127.0.0.1`,
+    '',
+  ].join('\n'));
+  if (asUser.length) {
+    for (const f of ['', 'allowed', 'mosquitto.conf']) await chown(join(dir, f), 65534, 65534);
+  }
+  // The launch src/broker uses under the service: setpriv --pdeathsig SIGTERM -- mosquitto -c <conf>.
+  const argv = sandboxed('setpriv', '--pdeathsig', 'SIGTERM', '--', findBinary('mosquitto')!, '-c', join(dir, 'mosquitto.conf'));
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(() => stopChild(child));
+  await Promise.race([socketAccepts(sock, 10_000), exited.then((code) => assert.fail(`mosquitto exited (${code}): ${stderr}`))]);
+
+  const pub = await run(findBinary('mosquitto_pub')!, ['-h', '127.0.0.1', '-p', String(port), '-t', 'home/sandbox', '-m', '21.5', '-r', '-q', '1']);
+  assert.equal(pub.code, 0, pub.stderr);
+  const sub = await run(findBinary('mosquitto_sub')!, ['--unix', sock, '-t', 'home/sandbox', '-C', '1', '-W', '5']);
+  assert.equal(sub.stdout, '21.5\n', sub.stderr);
+
+  process.kill(child.pid!, 'SIGTERM');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /terminating/);
+  assert.doesNotMatch(stderr, /not permitted|Error/i, stderr);
+  await stat(join(dir, 'mosquitto.db')); // persistence written on the way out
 });
