@@ -13,6 +13,7 @@ have owdir || missing+=(ow-shell)
 [ -x /usr/libexec/owfs/owfs ] || have owfs || missing+=(owfs-fuse)
 have systemd-analyze || missing+=(systemd)   # the unit's verify and security checks
 have python3 || missing+=(python3)           # the sd_notify receiver socket in tests
+/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || missing+=(python3-paho-mqtt)  # Home Assistant's side of the MQTT 5 test
 have openssl || missing+=(openssl)           # the broker's TLS listener test makes its certificate
 have chromium || missing+=(chromium)         # the live page's browser tests (driven by playwright-core)
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -152,7 +152,10 @@ export class BundledBroker {
     const [command, args] = setpriv ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', binary, '-c', conf]] : [binary, ['-c', conf]];
     // Its own session: Ctrl-C in a terminal signals the whole foreground group, and the broker
     // must outlive the agent's `offline` message; the agent stops it (and pdeathsig backs that up).
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // Debian's mosquitto is built with libsystemd: given the service's NOTIFY_SOCKET it would
+    // say READY=1 for the whole unit before the agent has connected.
+    const { NOTIFY_SOCKET: _n, WATCHDOG_PID: _p, WATCHDOG_USEC: _u, ...env } = process.env;
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env });
     this.#child = child;
     this.#lines = [];
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));

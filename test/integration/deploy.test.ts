@@ -60,7 +60,7 @@ test('the unit passes systemd-analyze verify and scores 2.0 or better on securit
   assert.equal((await run(analyze(), ['security', '--offline=true', '--threshold=20', UNIT])).code, 0);
 
   const unit = await readFile(UNIT, 'utf8');
-  for (const line of ['Type=notify', 'Restart=on-failure', 'KillMode=control-group', 'User=w1mqtt', 'Group=w1', 'StateDirectory=w1mqtt', 'ConfigurationDirectory=w1mqtt', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+  for (const line of ['Type=notify', 'Restart=on-failure', 'KillMode=mixed', 'User=w1mqtt', 'Group=w1', 'StateDirectory=w1mqtt', 'ConfigurationDirectory=w1mqtt', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     assert.ok(unit.split('\n').includes(line), `unit has ${line}`);
   }
   assert.match(unit, /^WatchdogSec=\d+s$/m);
