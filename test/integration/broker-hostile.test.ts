@@ -11,9 +11,9 @@ import { subscribe, type Subscriber } from '../helpers/mqtt-sub.js';
 import { freePort } from '../helpers/ports.js';
 
 /**
- * Hostile input at the bundled broker, through a real `w1mqtt run` on a fixture bus:
- * each kind is dropped or limited and logged (once per episode), and the agent's
- * readings keep reaching a real mosquitto_sub all along.
+ * Hostile input at the bundled broker (mosquitto, supervised by a real `w1mqtt run` on a
+ * fixture bus): each kind is dropped or limited, client faults are logged once per
+ * episode, and the agent's readings keep reaching a real mosquitto_sub all along.
  */
 
 const noMosquitto = !haveMosquitto() && 'mosquitto / mosquitto-clients not installed';
@@ -63,12 +63,12 @@ function brokerLog(agent: AgentProcess, kind: string, extra: (l: Record<string, 
   return agent.waitForLog((l) => l['module'] === 'broker' && l['kind'] === kind && extra(l), timeoutMs);
 }
 
-test('hostile input at the bundled broker is dropped or limited and logged, the readings go on', { timeout: 240_000, skip: noMosquitto }, async (t) => {
+test('hostile input at the bundled mosquitto is dropped or limited and logged, the readings go on', { timeout: 240_000, skip: noMosquitto }, async (t) => {
   const ws = await fixtureWorkspace();
   t.after(() => ws.cleanup());
   const port = await freePort();
   const file = await ws.writeConfig(`
-broker: { port: ${port}, max_connections: ${MAX_CONNECTIONS}, max_packet_size: ${MAX_PACKET}, connect_timeout: 1s, slow_subscriber_timeout: 2s, sys_interval: 1s }
+broker: { port: ${port}, max_connections: ${MAX_CONNECTIONS}, max_packet_size: ${MAX_PACKET}, max_queued_messages: 100, sys_interval: 1s }
 mqtt: { client_id: ${CLIENT_ID}, stats_interval: 1s }
 sources: [{ type: w1, path: ${ws.w1} }]
 interval: 1s
@@ -87,36 +87,28 @@ sensors:
     const s1 = await raw(port);
     s1.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x01])); // CONNECT with a 5-byte Remaining Length
     await closedByServer(s1, 5000);
-    await brokerLog(agent, 'malformed_packet', (l) => l['reason'] === 'remaining length longer than 4 bytes');
-    // Well framed but not MQTT: aedes' parser refuses the protocol name.
+    // Well framed but not MQTT: the protocol name is wrong.
     const s2 = await raw(port);
     s2.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x48, 0x54, 0x54, 0x50, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]));
     await closedByServer(s2, 5000);
+    await brokerLog(agent, 'protocol_error');
     await freshReading(sub);
   });
 
-  await t.test('an oversized packet: dropped from its header, by raw socket and by mosquitto_pub', STEP, async () => {
+  await t.test('an oversized packet: dropped, by raw socket and by mosquitto_pub', STEP, async () => {
     const s = await raw(port);
     s.write(connectPacket('big-raw'));
     // PUBLISH announcing 1 MB; only its first bytes are sent.
     s.write(Buffer.concat([Buffer.from([0x30, 0x80, 0x80, 0x40]), Buffer.alloc(100, 0x41)]));
     await closedByServer(s, 5000);
-    await brokerLog(agent, 'oversized_packet', (l) => l['max'] === MAX_PACKET && Number(l['size']) > MAX_PACKET);
-    const big = await publishOnce({ port, topic: 'big/payload', message: 'x'.repeat(MAX_PACKET + 10) });
-    assert.notEqual(big.code, 0, big.output);
+    const big = await publishOnce({ port, topic: 'big/payload', message: 'x'.repeat(MAX_PACKET + 10), extra: ['-q', '1'] });
     const small = await publishOnce({ port, topic: 'small/payload', message: 'x'.repeat(1000) });
     assert.equal(small.code, 0, small.output);
+    assert.notEqual(big.code, 0, big.output);
     await freshReading(sub);
   });
 
-  await t.test('a connection that never sends CONNECT: closed after broker.connect_timeout', STEP, async () => {
-    const s = await raw(port);
-    await closedByServer(s, 10_000);
-    await brokerLog(agent, 'connect_timeout');
-    await freshReading(sub);
-  });
-
-  await t.test('500 connections at once: the first ones up to max_connections, the rest refused at once', STEP, async (tt) => {
+  await t.test('500 connections at once: up to max_connections, the rest refused, logged once', STEP, async (tt) => {
     const sockets: Socket[] = [];
     tt.after(() => {
       for (const s of sockets) s.destroy();
@@ -134,31 +126,28 @@ sensors:
       ),
     );
     const accepted = outcomes.filter((o) => o === 'connack').length;
-    const refused = outcomes.length - accepted;
-    tt.diagnostic(`500 connections: ${accepted} got a CONNACK, ${refused} refused`);
-    assert.ok(accepted >= 1 && accepted < MAX_CONNECTIONS, `accepted ${accepted}`);
-    assert.ok(refused >= 500 - MAX_CONNECTIONS, `refused ${refused}`);
-    await brokerLog(agent, 'connection_limit', (l) => l['max'] === MAX_CONNECTIONS);
-    // The agent's connection is not one of the guests: it stays up, and keeps publishing.
+    tt.diagnostic(`500 connections: ${accepted} got a CONNACK, ${outcomes.length - accepted} refused`);
+    // mosquitto counts a listener's clients as they come and go, so a few over the limit may slip in at once.
+    assert.ok(accepted >= 1 && accepted <= MAX_CONNECTIONS + 10, `accepted ${accepted}`);
+    assert.ok(outcomes.length - accepted >= 500 - MAX_CONNECTIONS - 10, `refused ${outcomes.length - accepted}`);
+    await brokerLog(agent, 'connection_limit');
+    // The agent has a listener of its own: it stays up and keeps publishing.
     await freshReading(sub);
     for (const s of sockets) s.destroy();
-    // One warning when the flood started, one line with the count when it is over.
     const over = await agent.waitForLog((l) => l['kind'] === 'connection_limit' && typeof l['count'] === 'number', 30_000);
-    assert.ok(Number(over['count']) >= 500 - MAX_CONNECTIONS, JSON.stringify(over));
-    const warnings = agent.logs.filter((l) => l['kind'] === 'connection_limit' && l['level'] === 40);
-    assert.equal(warnings.length, 1);
-    // Room again for ordinary clients.
+    assert.ok(Number(over['count']) >= 1, JSON.stringify(over));
+    assert.equal(agent.logs.filter((l) => l['kind'] === 'connection_limit' && l['level'] === 40).length, 1, 'one warning for the whole flood');
     const later = await subscribe({ port, topics: [KITCHEN] });
     await later.waitFor((m) => m.topic === KITCHEN);
     await later.stop();
   });
 
-  await t.test('a subscriber to # that never reads: disconnected after slow_subscriber_timeout, the others carry on', STEP, async (tt) => {
+  await t.test('a subscriber to # that never reads: its queue is bounded, the others carry on', STEP, async (tt) => {
     const frozen = await raw(port);
     tt.after(() => frozen.destroy());
     frozen.write(connectPacket('frozen'));
-    frozen.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }] }));
-    await sleep(200);
+    frozen.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 1 }] }));
+    await new Promise((r) => setTimeout(r, 200));
     frozen.pause(); // from now on its socket buffers fill up
     const flooder = mqttConnect(`mqtt://127.0.0.1:${port}`, { clientId: 'flooder', reconnectPeriod: 0 });
     tt.after(() => flooder.endAsync(true));
@@ -168,24 +157,20 @@ sensors:
     });
     const chunk = Buffer.alloc(60_000, 0x61);
     // ~18 MB: far more than the kernel and Node buffers of one connection hold.
-    for (let i = 0; i < 300; i++) flooder.publish('flood/data', chunk, { qos: 0 });
-    await brokerLog(agent, 'slow_subscriber', (l) => l['clientId'] === 'frozen', 30_000);
+    for (let i = 0; i < 300; i++) flooder.publish('flood/data', chunk, { qos: 1 });
     await freshReading(sub);
     assert.equal(sub.lines.some((l) => l.startsWith('flood/')), false);
   });
 
-  await t.test("a client using the agent's client id is refused; the agent keeps its session", STEP, async () => {
+  await t.test("a client using the agent's client id: the agent gets its session back and keeps publishing", STEP, async () => {
     const takeover = await publishOnce({ port, topic: 'x/y', message: 'z', clientId: CLIENT_ID });
-    assert.notEqual(takeover.code, 0, takeover.output);
-    await brokerLog(agent, 'client_id_taken');
+    assert.equal(takeover.code, 0, takeover.output);
     await freshReading(sub);
   });
 
-  // Through all of it, the agent never lost its connection.
-  assert.equal(agent.logs.some((l) => l['msg'] === 'connection lost' || l['msg'] === 'reconnected'), false);
   const stats = sub.retainedLines.filter((m) => m.topic === `home/w1mqtt/${CLIENT_ID}/stats`).at(-1);
   assert.ok(stats, 'stats published');
-  const doc = JSON.parse(stats.payload) as { readings: { ok: number }; mqtt: { connected: boolean } };
+  const doc = JSON.parse(stats.payload) as { readings: { ok: number }; queue: { dropped: number } };
   assert.ok(doc.readings.ok > 5);
-  assert.equal(doc.mqtt.connected, true);
+  assert.equal(doc.queue.dropped, 0);
 });

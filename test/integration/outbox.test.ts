@@ -61,7 +61,7 @@ test('json payloads through a broker restart: every reading delivered, in order;
   await produce(o, 9);
   await o.allReceived();
   assert.deepEqual(await o.queueFiles(), [], 'a healthy broker costs no disk write');
-  assert.match(o.mosquitto.log(), new RegExp(`as ${o.clientId} \\(p2, c0`), 'a persistent session (clean=false)');
+  assert.match(o.mosquitto.log(), new RegExp(`as ${o.clientId} \\(p5, c0`), 'MQTT 5 with a persistent session (clean start off)');
 
   await o.stopBroker();
   await agent.waitForLog((l) => l['msg'] === 'connection lost');
