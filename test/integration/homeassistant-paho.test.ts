@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { fixtureWorkspace, startCli } from '../helpers/agent-process.js';
 import { pahoPython, startHaClient, type HaEvent } from '../helpers/ha-client.js';
 import { checkDiscovery } from '../helpers/ha-schema.js';
-import { haveMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { findBinary, haveMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * Home Assistant's side of discovery as HA does it: an MQTT 5 client (paho-mqtt, HA's own
  * library) with a username and password subscribes to the discovery prefix and then to each
  * entity's state and availability topics, against a real mosquitto that requires a
- * password, with `w1mqtt run` as a child process. Then HA "restarts": its birth message must
+ * password (standalone, and the agent's bundled one), with `w1mqtt run` as a child process. Then HA "restarts": its birth message must
  * bring every config again. In CI a missing paho-mqtt or mosquitto fails the test.
  */
 
@@ -38,15 +40,36 @@ function render(template: unknown, payload: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], JSON.parse(payload));
 }
 
-test('Home Assistant over paho-mqtt, MQTT 5 and a password: configs, states, availability, and configs again after its birth message', { timeout: 120_000, skip }, async (t) => {
-  const broker = await startMosquitto({ username: USER, password: PASSWORD });
-  t.after(() => broker.stop());
+/**
+ * `bundled`: the agent's own broker (mosquitto run by w1mqtt) with a password file made by
+ * mosquitto_passwd and an acl_file giving HA what it needs; else a standalone mosquitto.
+ */
+async function scenario(t: TestContext, bundled: boolean): Promise<void> {
   const ws = await fixtureWorkspace();
   t.after(() => ws.cleanup());
-  const passwordFile = join(ws.dir, 'mqtt.pass');
-  await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  let port: number;
+  let mqtt: string;
+  let broker = '';
+  if (bundled) {
+    port = await freePort();
+    const passwd = join(ws.dir, 'passwd');
+    const made = spawnSync(findBinary('mosquitto_passwd')!, ['-b', '-c', passwd, USER, PASSWORD], { timeout: 10_000, encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    const acl = join(ws.dir, 'acl');
+    await writeFile(acl, `user ${USER}\ntopic read home/#\ntopic readwrite homeassistant/#\n`);
+    mqtt = `{ client_id: ${CLIENT_ID}, payload: json, stats_interval: 1s }`;
+    broker = `broker: { port: ${port}, password_file: ${passwd}, acl_file: ${acl} }`;
+  } else {
+    const external = await startMosquitto({ username: USER, password: PASSWORD });
+    t.after(() => external.stop());
+    port = external.port;
+    const passwordFile = join(ws.dir, 'mqtt.pass');
+    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+    mqtt = `{ url: "${external.url}", username: ${USER}, password_file: ${passwordFile}, client_id: ${CLIENT_ID}, payload: json, stats_interval: 1s }`;
+  }
   const file = await ws.writeConfig(`
-mqtt: { url: "${broker.url}", username: ${USER}, password_file: ${passwordFile}, client_id: ${CLIENT_ID}, payload: json, stats_interval: 1s }
+mqtt: ${mqtt}
+${broker}
 homeassistant: { enabled: true }
 web: { enabled: false }
 sources: [{ type: w1, path: ${ws.w1} }]
@@ -57,15 +80,21 @@ sensors:
   ${BATH}: { name: Bathroom, humidity: home/bath/humidity }
 `);
 
-  // HA is up first, as it usually is.
-  const ha = startHaClient({ python: python!, port: broker.port, username: USER, password: PASSWORD });
+  // HA is usually up first; the bundled broker comes with the agent, so HA connects after it.
+  const startAgent = () => startCli(['run', '--config', file], { env: { W1MQTT_LOG_FORMAT: 'json' } });
+  const early = bundled ? startAgent() : undefined;
+  if (early) {
+    t.after(() => early.stop());
+    await early.waitForLog((l) => l['msg'] === 'connected' && l['module'] === 'mqtt', 30_000);
+  }
+  const ha = startHaClient({ python: python!, port, username: USER, password: PASSWORD });
   t.after(() => ha.stop());
   const connected = await ha.waitFor((e) => e.event === 'connected', 10_000);
   assert.equal(connected.rc, 0, 'MQTT 5 CONNECT with username and password accepted');
   t.diagnostic(`paho-mqtt ${String(connected.paho)}`);
   await ha.waitFor((e) => e.event === 'subscribed', 10_000);
-  const agent = startCli(['run', '--config', file], { env: { W1MQTT_LOG_FORMAT: 'json' } });
-  t.after(() => agent.stop());
+  const agent = early ?? startAgent();
+  if (!early) t.after(() => agent.stop());
 
   const config = async (topic: string, from = 0): Promise<HaEvent & { topic: string; payload: string }> =>
     (await ha.waitFor((e) => e.event === 'message' && e.topic === topic && e.payload !== '', 30_000, from)) as HaEvent & { topic: string; payload: string };
@@ -124,4 +153,8 @@ sensors:
   const stopping = ha.events.length;
   assert.equal(await agent.stop(), 0);
   await ha.waitFor((e) => e.event === 'message' && e.topic === status.state_topic && e.payload === 'offline', 10_000, stopping);
-});
+}
+
+test('Home Assistant over paho-mqtt, MQTT 5 and a password, on a standalone mosquitto: configs, states, availability, and configs again after its birth message', { timeout: 120_000, skip }, (t) => scenario(t, false));
+
+test('the same through the bundled broker, with a password file from mosquitto_passwd and an acl_file', { timeout: 120_000, skip }, (t) => scenario(t, true));
