@@ -7,7 +7,7 @@ import { sensorNames, type SimBusSpec } from '../src/sim/bus-simulator.js';
 import { writePlainReadings, writeTree } from '../src/sim/sim-tree.js';
 import { agentNodeFlags } from '../test/helpers/node-flags.js';
 import { freePort } from '../test/helpers/ports.js';
-import { cpuSeconds, peakRssMb, waitFor } from './lib.js';
+import { childPids, cpuSeconds, peakRssMb, waitFor } from './lib.js';
 
 export interface CostResult {
   readonly label: string;
@@ -27,7 +27,7 @@ export const FLOOR_LABEL = 'node fs.read + MQTT.js, no w1mqtt (floor)';
 /**
  * Agent cost: a plain-file w1 tree of `sensors` sensors (no simulated delays), read every
  * second and published at QoS 1; a subscriber counts what arrives. CPU and peak RSS of the
- * publishing process (the agent includes its bundled broker when it uses it).
+ * publishing process, plus its bundled mosquitto when it runs one (a standalone broker is not counted).
  */
 export async function measureCost(sensors: number, readings: number, brokers: { mosquittoUrl: string }): Promise<CostResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-cost-'));
@@ -57,7 +57,7 @@ export async function measureCost(sensors: number, readings: number, brokers: { 
       });
     const mUrl = new URL(brokers.mosquittoUrl);
     const picked = (name: string): boolean => pick.size === 0 || pick.has(name);
-    if (picked('bundled')) results.push(await run('w1mqtt → bundled broker (fds kept, as on sysfs)', agent(true), `mqtt://127.0.0.1:${bundledPort}`, 'bundled', sensors, readings, await agentConfig('bundled', undefined)));
+    if (picked('bundled')) results.push(await run('w1mqtt + its bundled mosquitto (fds kept, as on sysfs)', agent(true), `mqtt://127.0.0.1:${bundledPort}`, 'bundled', sensors, readings, await agentConfig('bundled', undefined)));
     if (picked('mosquitto')) results.push(await run('w1mqtt → mosquitto (fds kept, as on sysfs)', agent(true), brokers.mosquittoUrl, 'mosquitto', sensors, readings, await agentConfig('mosquitto', brokers.mosquittoUrl)));
     if (picked('open')) results.push(await run('w1mqtt → mosquitto (open/read/close per reading)', agent(false), brokers.mosquittoUrl, 'mosquitto2', sensors, readings, await agentConfig('mosquitto2', brokers.mosquittoUrl)));
     const python = () => spawn(DEBIAN_PYTHON, [join(ROOT, 'bench/baseline_paho.py'), devices, mUrl.hostname, mUrl.port, '1', 'baseline'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -91,12 +91,15 @@ async function run(label: string, start: (config: string) => ChildProcess, url: 
     sub.on('message', () => void received++);
     await sub.subscribeAsync(`${base}/1wire/#`, { qos: 0 });
     await waitFor(() => received >= sensors, 60_000, `${label}: a first full cycle`);
-    const cpu0 = cpuSeconds(pid);
+    // The agent and the broker it runs as its child, when it runs one.
+    const pids = [pid, ...childPids(pid)];
+    const cpuNow = (): number => pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
+    const cpu0 = cpuNow();
     const from = received;
     await waitFor(() => received - from >= readings, 120_000, `${label}: ${readings} readings`);
-    const cpu = cpuSeconds(pid) - cpu0;
+    const cpu = cpuNow() - cpu0;
     const got = received - from;
-    return { label, readings: got, cpuPer10k: (cpu * 10_000) / got, peakRssMb: peakRssMb(pid) };
+    return { label, readings: got, cpuPer10k: (cpu * 10_000) / got, peakRssMb: pids.reduce((sum, p) => sum + peakRssMb(p), 0) };
   } finally {
     await sub?.endAsync(true).catch(() => {});
     child.kill('SIGTERM');

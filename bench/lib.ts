@@ -54,3 +54,18 @@ export function fmt(x: number): string {
   if (Math.abs(x) >= 10) return x.toFixed(1);
   return x.toFixed(2);
 }
+
+/** Current resident set size in MB (VmRSS). */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+/** The direct children of `pid` (the agent's bundled mosquitto), from /proc/<pid>/task/<pid>/children. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}

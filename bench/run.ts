@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { measureCost, DEBIAN_PYTHON, FLOOR_LABEL, type CostResult } from './cost.js';
+import { measureBundled, type BundledResult } from './bundled.js';
 import { measureCycles, type CycleResult } from './cycle.js';
 import { measureLatency, type LatencyResult } from './latency.js';
 import { fmt, table } from './lib.js';
@@ -14,7 +15,7 @@ import { startMosquitto } from '../test/helpers/mosquitto.js';
  * against a Python baseline, broker latency. Every comparison is measured in this run, side
  * by side. Prints tables, writes bench/result.json, ends with one line per target.
  * `--quick` runs small sizes only (a smoke test of the bench itself); `BENCH_ONLY=cycle,two`
- * runs only the parts named (cycle, two, starve, cost, latency).
+ * runs only the parts named (cycle, two, starve, cost, latency, bundled).
  */
 const quick = process.argv.includes('--quick');
 const only = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -24,7 +25,7 @@ const started = Date.now();
 const log = (s: string): void => void process.stdout.write(`${s}\n`);
 
 log(`w1mqtt bench${quick ? ' (--quick)' : ''}: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), t_read ${T_READ} ms`);
-if (runs('cost') || runs('starve')) {
+if (runs('cost') || runs('starve') || runs('bundled')) {
   log('building dist/ for the agent processes …');
   execFileSync(process.execPath, [new URL('../scripts/build.mjs', import.meta.url).pathname], { cwd: new URL('../', import.meta.url).pathname, stdio: 'inherit' });
 }
@@ -90,6 +91,15 @@ if (runs('latency')) {
   log(table(['broker', 'messages', 'p50', 'p99'], latency.map((l) => [l.broker, String(l.messages), l.p50, l.p99])));
 }
 
+// (f) the demo with its bundled mosquitto, as users run it
+let bundled: BundledResult[] = [];
+if (runs('bundled')) {
+  const seconds = quick ? 10 : 60;
+  bundled = await measureBundled(seconds);
+  log(`\n(f) w1mqtt demo (19 measurements every 5 s, bundled broker, live page on), after ${seconds} s`);
+  log(table(['process', 'RSS MB', 'peak RSS MB', 'CPU s'], bundled.map((b) => [b.process, b.rssMb, b.peakRssMb, b.cpuS])));
+}
+
 // targets (only those whose part ran)
 const targets: { name: string; value: string; met: boolean }[] = [];
 if (cycles.length > 0) {
@@ -116,7 +126,7 @@ if (cost.length > 0) {
   }
   if (agentRuns.length > 0) targets.push({ name: `agent RSS < 80 MB at ${sensors} sensors`, value: `${fmt(peak)} MB`, met: peak < 80 });
 }
-const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, only, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, targets, seconds: (Date.now() - started) / 1000 };
+const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, only, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, bundled, targets, seconds: (Date.now() - started) / 1000 };
 // A partial run keeps the last full result.json.
 const out = only ? `./result-${only.join('-')}.json` : './result.json';
 await writeFile(new URL(out, import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
