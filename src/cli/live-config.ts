@@ -37,7 +37,7 @@ export async function followConfig(file: string | undefined, agent: Agent, log: 
 
   // Before the watcher says it is watching: a SIGHUP without a handler terminates the process.
   const onHangup = (): void => {
-    reloadLog.info('SIGHUP: reloading sensors.yaml (and the bundled broker its password and ACL files)');
+    reloadLog.info('SIGHUP: reloading sensors.yaml; the bundled broker re-reads its password and ACL files');
     agent.reloadBrokerFiles();
     void (reloader ? reloader.request('SIGHUP') : lookForFile('SIGHUP'));
   };
