@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -78,6 +78,7 @@ export class BundledBroker {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700); // the socket inside gives full access: only the service user may reach it
     await killStaleBroker(dir, this.#o.log);
+    await checkFiles(this.#settings);
     await this.#writeConf(this.#settings);
     await this.#launch();
     this.#logListening();
@@ -100,6 +101,8 @@ export class BundledBroker {
     const before = this.#settings;
     const change = brokerChange(before, next);
     if (change === 'none' || this.#stopping) return 'none';
+    // mosquitto cannot run without them: refuse the reload, and the running broker stays as it is.
+    await checkFiles(next);
     this.#settings = next;
     await this.#writeConf(next);
     if (change === 'hup') {
@@ -230,6 +233,25 @@ export class BundledBroker {
     if (!(await waitExit(child, STOP_GRACE_MS))) {
       child.kill('SIGKILL');
       await waitExit(child, STOP_GRACE_MS);
+    }
+  }
+}
+
+/** The files `broker:` names, readable by this user (mosquitto runs as the same one), or an error naming the key. */
+async function checkFiles(settings: BrokerConfig): Promise<void> {
+  const files: [string, string | undefined][] = [
+    ['broker.password_file', settings.password_file],
+    ['broker.acl_file', settings.acl_file],
+    ['broker.tls.cert_file', settings.tls?.cert_file],
+    ['broker.tls.key_file', settings.tls?.key_file],
+    ['broker.tls.ca_file', settings.tls?.ca_file],
+  ];
+  for (const [key, file] of files) {
+    if (file === undefined) continue;
+    try {
+      await access(file, constants.R_OK);
+    } catch (err) {
+      throw new Error(`${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? errText(err)}); the service user must be able to read it (e.g. sudo chown root:w1 ${file}; sudo chmod 0640 ${file})`, { cause: err });
     }
   }
 }

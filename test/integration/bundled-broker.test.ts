@@ -149,6 +149,14 @@ test('live reload: a password file is applied by SIGHUP without dropping anyone;
   await agent.waitForLog((l) => String(l['msg']).startsWith('watching '), 30_000);
   const pid = await brokerPid(agent);
   const passwd = join(ws.dir, 'passwd');
+  // A password file that is not there yet: the reload is refused, the running broker stays open as it was.
+  await ws.writeConfig(readFileSync(file, 'utf8').replace(`broker: { port: ${port} }`, `broker: { port: ${port}, password_file: ${passwd} }`));
+  const refused = await agent.waitForLog((l) => l['msg'] === 'config reload failed: still running the previous config', 20_000);
+  assert.match(String(refused['err']), /^broker\.password_file: cannot read .*passwd \(ENOENT\)/);
+  const anonymous = await subscribe({ port, topics: ['home/#'] });
+  await anonymous.waitFor((m) => m.topic === 'home/1wire/28-0316a2792dff/temperature' && !m.retained, 15_000);
+  await anonymous.stop();
+  await ws.writeConfig(`broker: { port: ${port} }\nsources: [{ type: w1, path: ${ws.w1} }]\ninterval: 1s\n`);
   const made = spawnSync(findBinary('mosquitto_passwd')!, ['-b', '-c', passwd, 'ha', 'ha-pass'], { timeout: 10_000 });
   assert.equal(made.status, 0, String(made.stderr));
   await ws.writeConfig(readFileSync(file, 'utf8').replace(`broker: { port: ${port} }`, `broker: { port: ${port}, password_file: ${passwd} }`));
