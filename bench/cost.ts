@@ -14,7 +14,10 @@ export interface CostResult {
   readonly readings: number;
   /** CPU seconds per 10 000 readings published, after a warm-up cycle. */
   readonly cpuPer10k: number;
+  /** The publishing process and its bundled broker, when it runs one. */
   readonly peakRssMb: number;
+  /** The publishing process alone. */
+  readonly agentPeakRssMb: number;
 }
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -99,7 +102,7 @@ async function run(label: string, start: (config: string) => ChildProcess, url: 
     await waitFor(() => received - from >= readings, 120_000, `${label}: ${readings} readings`);
     const cpu = cpuNow() - cpu0;
     const got = received - from;
-    return { label, readings: got, cpuPer10k: (cpu * 10_000) / got, peakRssMb: pids.reduce((sum, p) => sum + peakRssMb(p), 0) };
+    return { label, readings: got, cpuPer10k: (cpu * 10_000) / got, peakRssMb: pids.reduce((sum, p) => sum + peakRssMb(p), 0), agentPeakRssMb: peakRssMb(pid) };
   } finally {
     await sub?.endAsync(true).catch(() => {});
     child.kill('SIGTERM');
