@@ -109,6 +109,7 @@ export class BundledBroker {
       this.reload();
       return change;
     }
+    clearTimeout(this.#respawnTimer); // a crashed broker waiting for its restart: this launch is that restart
     await this.#halt();
     try {
       await this.#launch();
@@ -213,7 +214,7 @@ export class BundledBroker {
     const wait = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
     this.#respawnTimer = setTimeout(() => {
-      if (this.#stopping) return;
+      if (this.#stopping || this.#child) return;
       this.#launch().then(
         () => this.#o.log.info({ pid: this.pid }, 'bundled broker running again'),
         (err: unknown) => {
