@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { MEASUREMENT_NAMES } from '../devices/kinds.js';
 import { RETIRED_KEYS } from './retired.js';
 import { configSchema, type Config } from './schema.js';
+import { closestKey, schemaKeys } from './schema-keys.js';
 import { errText } from '../system/err-text.js';
 
 /** One problem in a config file, located for the user: `sensors.yaml:12:5 sensors.28-….interval: …`. */
@@ -48,7 +49,8 @@ export function parseConfigText(text: string, file: string): LoadResult {
     const problems = doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: '', message: e.message.split('\n')[0] ?? e.message }));
     return { ok: false, file, problems };
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  // reportInput: a wrong-type issue then carries the value, to say what was found.
+  const result = configSchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
   if (result.success) {
     const warnings = RETIRED_KEYS.filter((r) => doc.hasIn(r.path)).map((r) => ({ file, ...at(keyOffset(doc.getIn(r.path.slice(0, -1), true), r.path.at(-1) ?? '') ?? 0), path: r.path.join('.'), message: r.message }));
     return { ok: true, file, config: result.data, warnings };
@@ -101,7 +103,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     return 'expected a topic string, false, or a mapping with topic, name, interval, offset, enabled';
   }
   if (issue.code === 'invalid_union') return 'expected a topic string or a mapping with topic, name, interval, offset, enabled, queue';
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `required, expected ${issue.expected}`;
+  if (issue.code === 'invalid_type') return typeMessage(issue.expected, issue.input);
   return issue.message;
 }
 
@@ -129,23 +131,20 @@ function isNodeWithRange(node: unknown): node is Node & { range: [number, number
   return typeof node === 'object' && node !== null && 'range' in node && Array.isArray((node as { range?: unknown }).range);
 }
 
-/** "did you mean …" for a typo of a known option name. */
-function suggest(key: string): string {
-  const known = ['topic', 'name', 'interval', 'offset', 'enabled', 'url', 'username', 'password', 'password_file', 'client_id', 'base_topic', 'qos', 'retain', 'payload', 'host', 'port', 'path', 'type', 'sources', 'sensors', 'mqtt', 'broker', 'unmapped', 'decimals', 'web', 'allow_anonymous', 'state_dir', 'queue', 'outbox', 'max_messages', 'max_bytes', 'unavailable_after', ...MEASUREMENT_NAMES];
-  const close = known.find((k) => editDistance(k, key) <= 2);
-  return close ? ` (did you mean "${close}"?)` : '';
+/** `required, expected boolean` for a missing value; `expected boolean, got string` for one of the wrong type. */
+function typeMessage(expected: string, input: unknown): string {
+  if (input === undefined) return `required, expected ${expected}`;
+  const got = input === null ? 'null (no value)' : Array.isArray(input) ? 'array' : typeof input;
+  // YAML 1.2 reads yes/no/on/off as strings, not as YAML 1.1's booleans.
+  const hint = expected === 'boolean' && typeof input === 'string' && /^(yes|no|on|off|y|n)$/i.test(input) ? ' (write true or false)' : '';
+  return `expected ${expected}, got ${got}${hint}`;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] ?? 0;
-      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length] ?? 0;
+/** Every key the schema knows, for "did you mean …". */
+const KNOWN_KEYS = schemaKeys(configSchema);
+
+/** "did you mean …" for a typo of a known option name. */
+function suggest(key: string): string {
+  const close = closestKey(key, KNOWN_KEYS);
+  return close ? ` (did you mean "${close}"?)` : '';
 }
