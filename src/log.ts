@@ -1,28 +1,44 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { journalLine, stdoutIsJournal } from './log-journal.js';
 
 export type { Logger };
 
+/** json: one JSON object a line; journal: `<6>module: message key=value` (log-journal.ts); pretty: coloured, for a terminal. */
+export type LogFormat = 'json' | 'journal' | 'pretty';
+
 export interface LoggerOptions {
   readonly level?: string | undefined;
-  /** Pretty, coloured lines; default: when stdout is a terminal. */
-  readonly pretty?: boolean | undefined;
-  /** Where JSON lines go (tests pass a memory stream); default stdout. */
+  /** Default: logFormat() (W1MQTT_LOG_FORMAT, else a terminal, the journal, or JSON). */
+  readonly format?: LogFormat | undefined;
+  /** Where the lines go (tests pass a memory stream); default stdout. */
   readonly destination?: DestinationStream | undefined;
 }
 
 /**
- * The one root logger. JSON lines to stdout (journald keeps them under systemd);
- * pretty lines when stdout is a terminal. Components take `log.child({ module })`.
+ * The format by where stdout goes: W1MQTT_LOG_FORMAT=json|journal|pretty wins; else pretty on a
+ * terminal, journal lines under systemd (stdout is the stream JOURNAL_STREAM names), JSON otherwise.
  */
+export function logFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {
+  const asked = env['W1MQTT_LOG_FORMAT'];
+  if (asked === 'json' || asked === 'journal' || asked === 'pretty') return asked;
+  if (process.stdout.isTTY === true) return 'pretty';
+  return stdoutIsJournal(env) ? 'journal' : 'json';
+}
+
+/** The one root logger. Components take `log.child({ module })`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = (options.level ?? process.env['LOG_LEVEL'] ?? 'info') as LevelWithSilent;
-  const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true && process.env['W1MQTT_LOG_FORMAT'] !== 'json');
-  if (pretty) {
+  const format = options.format ?? (options.destination === undefined ? logFormat() : 'json');
+  if (format === 'pretty') {
     return pino({
       level,
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
   const opts = { level, base: null, timestamp: pino.stdTimeFunctions.isoTime };
+  if (format === 'journal') {
+    const out = options.destination ?? pino.destination({ dest: 1, sync: true });
+    return pino(opts, { write: (line: string) => void out.write(journalLine(line)) });
+  }
   return options.destination ? pino(opts, options.destination) : pino(opts);
 }

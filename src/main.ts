@@ -8,6 +8,7 @@ import { scanCommand } from './cli/scan.js';
 import { UsageError, USAGE } from './cli/usage.js';
 import { packageVersion } from './version.js';
 import { errText } from './system/err-text.js';
+import { stderrErrorPrefix } from './log-journal.js';
 
 async function main(argv: string[]): Promise<number> {
   // passwd takes mosquitto_passwd's arguments, where -c means create, not --config.
@@ -58,7 +59,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const isUsage = err instanceof UsageError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
-    process.stderr.write(`w1mqtt: ${errText(err)}\n`);
+    process.stderr.write(`${stderrErrorPrefix()}w1mqtt: ${errText(err)}\n`);
     if (isUsage) process.stderr.write(`\n${USAGE}`);
     process.exitCode = isUsage ? 2 : 1;
   },

@@ -1,6 +1,7 @@
 import { Agent } from '../agent.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
+import { stderrErrorPrefix } from '../log-journal.js';
 import { systemClock } from '../sampling/clock.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { ServiceNotifier } from '../system/service.js';
@@ -13,8 +14,10 @@ import { errText } from '../system/err-text.js';
 export async function runCommand(args: { config?: string | undefined }): Promise<number> {
   const loaded = await loadCliConfig(args.config);
   if (!loaded.ok) {
-    for (const line of loaded.lines) process.stderr.write(`${line}\n`);
-    process.stderr.write('w1mqtt: refusing to start with an invalid config (fix the lines above; `w1mqtt check` re-validates)\n');
+    // Under systemd each line is an error in the journal (`journalctl -p err`), not info.
+    const prefix = stderrErrorPrefix();
+    for (const line of loaded.lines) process.stderr.write(`${prefix}${line}\n`);
+    process.stderr.write(`${prefix}w1mqtt: refusing to start with an invalid config (fix the lines above; \`w1mqtt check\` re-validates)\n`);
     return 1;
   }
   const log = createLogger({ level: loaded.config.log_level });
