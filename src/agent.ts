@@ -16,6 +16,7 @@ import type { Clock } from './sampling/clock.js';
 import { FaultTracker } from './sampling/fault-tracker.js';
 import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
 import { planSensors, type PublishTarget, type PlannedSensor } from './sampling/plan.js';
+import { replan } from './sampling/replan.js';
 import { retiredTopics } from './sampling/retire.js';
 import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
 import { createSource, detectSources } from './sources/registry.js';
@@ -185,8 +186,7 @@ export class Agent {
     const before = this.#config;
     const diff = diffConfig(before, next);
     if (!hasChanges(diff) || this.#stopping || !this.#publisher) return diff;
-    const retiredSensors = before.mqtt.retain ? retiredTopics(this.sensors(), next) : [];
-    const retired = this.#availability.enabled ? retiredSensors.flatMap((t) => [t, availabilityTopic(t)]) : retiredSensors;
+    const retired = this.#retired(before, next);
     const reconnect = needsNewConnection(diff);
     // The bundled broker re-reads users, ACLs and limits, or restarts on new listeners;
     // the agent's client stays on the broker's socket and reconnects by itself.
@@ -211,6 +211,7 @@ export class Agent {
       }
     }
     this.#config = next;
+    this.#availability.setThreshold(next.unavailable_after);
     if (diff.settings.includes('log_level')) this.#log.level = next.log_level ?? process.env['LOG_LEVEL'] ?? 'info';
     const oldSources = diff.sources ? this.#sources : undefined;
     if (diff.sources) this.#sources = new SourceSet((next.sources ?? (await detectSources())).map(createSource), this.#log, this.#opts.clock);
@@ -223,6 +224,18 @@ export class Agent {
     if (!reconnect) await clearRetained(this.#publisher, retired, this.#log);
     this.events.emit('reload', next);
     return diff;
+  }
+
+  /**
+   * The topics a reload leaves behind, to clear. A reading's only when readings are
+   * retained; an availability topic's always (it is always retained), and every one
+   * when `unavailable_after` turns availability off.
+   */
+  #retired(before: Config, next: Config): string[] {
+    const sensors = this.sensors();
+    const readings = retiredTopics(sensors, next);
+    const availability = !this.#availability.enabled ? [] : next.unavailable_after > 0 ? readings : sensors.map((s) => s.topic);
+    return [...(before.mqtt.retain ? readings : []), ...availability.map(availabilityTopic)];
   }
 
   /** Publish what was held during a connection change, under the plan now in force. */
@@ -244,18 +257,26 @@ export class Agent {
       if (!this.#plan.has(s.key)) this.#log.info({ sensor: s.displayId, chip: s.device.chip, bus: s.device.bus, topic: s.topic, intervalMs: s.intervalMs }, 'sensor found');
     }
     const present = new Set(found.flatMap((f) => f.devices.map((d) => d.id.sysfs)));
+    // Per-sensor state follows each sensor to its new topic or id (sampling/replan.ts).
+    const changes = replan(this.#plan, plan.sensors, present);
+    for (const s of changes.dropped) {
+      this.#log.info({ sensor: s.displayId, topic: s.topic }, 'sensor no longer polled (sensors.yaml)');
+      this.#faults.forget(s.displayId);
+      this.#availability.forget(s.key);
+    }
     const vanished = new Set<string>();
-    for (const [key, s] of this.#plan) {
-      if (!next.has(key)) {
-        const id = s.device.id.sysfs;
-        if (present.has(id)) this.#log.info({ sensor: s.displayId, topic: s.topic }, 'sensor no longer polled (sensors.yaml)');
-        else if (s.measurement.quantity === 'presence') this.#publishPresence(s, false, this.#opts.clock.now()); // an iButton taken away
-        else if (!vanished.has(id)) this.#log.warn({ sensor: s.displayId.split('/')[0], bus: s.device.bus }, 'sensor vanished from its bus');
-        vanished.add(id);
-        this.#faults.forget(s.displayId);
-        // A presence measurement says `offline` on its own topic; the others on their availability topic.
-        if (s.measurement.quantity !== 'presence') this.#publishAvailability(s, this.#availability.vanished(key));
-      }
+    for (const s of changes.vanished) {
+      const id = s.device.id.sysfs;
+      if (s.measurement.quantity === 'presence') this.#publishPresence(s, false, this.#opts.clock.now()); // an iButton taken away
+      else if (!vanished.has(id)) this.#log.warn({ sensor: s.displayId.split('/')[0], bus: s.device.bus }, 'sensor vanished from its bus');
+      vanished.add(id);
+      this.#faults.forget(s.displayId);
+      // A presence measurement says `offline` on its own topic; the others on their availability topic.
+      if (s.measurement.quantity !== 'presence') this.#publishAvailability(s, this.#availability.vanished(s.key));
+    }
+    for (const { from, to } of changes.renamed) this.#faults.rename(from, to);
+    for (const { sensor } of changes.moved) {
+      if (sensor.measurement.quantity !== 'presence') this.#publishAvailability(sensor, this.#availability.state(sensor.key));
     }
     for (const id of plan.missing) {
       if (!this.#missingLogged.has(id)) this.#log.warn({ sensor: id }, 'sensor listed in sensors.yaml is not on any bus');

@@ -39,8 +39,11 @@ export interface ConfigDiff {
 
 /** MQTT keys applied per publish; every other mqtt key is part of the connection. */
 const MQTT_HOT = new Set(['qos', 'retain', 'payload', 'decimals', 'stats_interval']);
-/** Top-level keys re-read by the re-plan, and the log level (pino children follow their root); discovery is re-published. */
-const TOP_HOT = new Set(['interval', 'unmapped', 'log_level', 'homeassistant']);
+/**
+ * Top-level keys re-read by the re-plan, the log level (pino children follow their root) and
+ * `unavailable_after` (the agent's threshold follows, as the re-published discovery does).
+ */
+const TOP_HOT = new Set(['interval', 'unmapped', 'log_level', 'homeassistant', 'unavailable_after']);
 /** Top-level keys with their own handling below. */
 const TOP_HANDLED = new Set(['mqtt', 'broker', 'sources', 'sensors']);
 const SENSOR_FIELDS = ['topic', 'name', 'interval', 'offset', 'enabled', 'queue', ...MEASUREMENT_NAMES] as const;

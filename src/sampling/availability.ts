@@ -21,7 +21,7 @@ interface State {
 
 export class SensorAvailability {
   readonly #log: Logger;
-  readonly #threshold: number;
+  #threshold: number;
   readonly #states = new Map<string, State>();
 
   /** `threshold` 0 turns availability off: every method then returns undefined. */
@@ -32,6 +32,27 @@ export class SensorAvailability {
 
   get enabled(): boolean {
     return this.#threshold > 0;
+  }
+
+  /**
+   * `unavailable_after` changed by a live reload. Turned off or on, what was known is
+   * dropped: each sensor says `online` again at its next good reading.
+   */
+  setThreshold(threshold: number): void {
+    if ((threshold > 0) !== this.enabled) this.#states.clear();
+    this.#threshold = threshold;
+  }
+
+  /** What the sensor last said (undefined: nothing yet, or off): to say it again on a new topic. */
+  state(sensor: string): Availability | undefined {
+    if (!this.enabled) return undefined;
+    const online = this.#states.get(sensor)?.online;
+    return online === undefined ? undefined : online ? 'online' : 'offline';
+  }
+
+  /** No longer polled and its topic retired: forget it without a word. */
+  forget(sensor: string): void {
+    this.#states.delete(sensor);
   }
 
   /** A good reading: `online` when that is news. */

@@ -59,6 +59,15 @@ export class FaultTracker {
     this.#faults.delete(sensor);
   }
 
+  /** The sensor is shown under another id now (sensors.yaml wrote it in the other notation, or mapped it): its fault and counts go with it. */
+  rename(from: string, to: string): void {
+    for (const map of [this.#faults, this.#counts] as Map<string, unknown>[]) {
+      const value = map.get(from);
+      map.delete(from);
+      if (value !== undefined) map.set(to, value);
+    }
+  }
+
   health(sensor: string): SensorHealth {
     const counts = this.#counts.get(sensor) ?? { ok: 0, failed: 0 };
     const fault = this.#faults.get(sensor);
