@@ -8,6 +8,9 @@
 # Safe to run again: it updates the program and the unit, and never overwrites an
 # existing /etc/w1mqtt/sensors.yaml. It installs Debian's mosquitto (w1mqtt runs it as its
 # bundled broker) and never disturbs a mosquitto.service that was already in use.
+# Node.js >= 20.19, system-wide: trixie's nodejs is installed if missing; bookworm's (18) is not.
+# Update:  git pull && sudo ./deploy/install.sh   (new dependencies, a rebuild, a restart)
+# The service is w1mqtt.service:  systemctl status w1mqtt;  its log: journalctl -u w1mqtt -f
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -23,7 +26,7 @@ while [ "$#" -gt 0 ]; do
     --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
     --destdir=*) destdir="${1#*=}"; shift ;;
     --no-start) start=0; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -36,10 +39,26 @@ elif [ "$(id -u)" != 0 ]; then
 fi
 say() { echo "w1mqtt: $*"; }
 
-# 1. Node.js >= 20.19 (trixie ships it; on bookworm install a current LTS first).
-if ! command -v node >/dev/null 2>&1 && [ -z "$destdir" ]; then apt_install nodejs npm || true; fi
+# 1. Node.js >= 20.19. Debian's nodejs only where apt offers one that new (trixie: 20.19, or
+#    NodeSource's where the user added it); bookworm's 18 would only be refused. require_node
+#    says what to install.
+if ! command -v node >/dev/null 2>&1 && [ -z "$destdir" ] && apt_nodejs_ok; then
+  apt_install nodejs || true
+  have npm || apt_install npm || true # NodeSource's nodejs brings its own npm
+fi
 require_node
 node_bin="$(command -v node)"
+#    The unit runs with ProtectHome=yes: /home and /root do not exist for the service, so a node
+#    there (nvm's, say) cannot start it, and `systemd-analyze verify` does not warn.
+for path in "$node_bin" "$(readlink -f "$node_bin")"; do
+  case "$path/" in
+    /home/* | /root/*)
+      where="$node_bin"; [ "$path" = "$node_bin" ] || where="$node_bin (a link to $path)"
+      echo "w1mqtt: the node found, $where, is under /home or /root, which the service cannot see (w1mqtt.service has ProtectHome=yes): systemd could not start it" >&2
+      node_help
+      exit 1 ;;
+  esac
+done
 
 # 2. mosquitto: the bundled broker (used when sensors.yaml has no mqtt.url) is a mosquitto that
 #    w1mqtt runs as its own child, inside w1mqtt.service. Debian's package starts its own
@@ -58,12 +77,33 @@ case "$mosquitto_stock" in
   missing) say "warning: mosquitto is not installed: w1mqtt will need mqtt.url in /etc/w1mqtt/sensors.yaml" ;;
 esac
 
-# 3. Build from this checkout when dist/ is missing or older than the sources.
+# 3. The dependencies again when package-lock.json changed (a `git pull` may bring new ones
+#    alone), and a build when dist/ is missing or older than what goes into it. Run by root, npm
+#    and the build run as the checkout's owner, so dist/ and node_modules/ stay theirs (a root-owned
+#    dist/ would stop their next ./scripts/start.sh); root-owned ones an older install.sh left
+#    are given back first.
 cd "$repo"
-if [ ! -f dist/main.js ] || [ -n "$(find src package.json -newer dist/main.js -print -quit)" ]; then
+owner_uid="$(stat -c %u "$repo")"
+owner_gid="$(stat -c %g "$repo")"
+as_owner() { "$@"; }
+if [ "$(id -u)" = 0 ] && [ "$owner_uid" != 0 ]; then
+  for d in dist node_modules; do
+    if [ -d "$d" ] && [ -n "$(find "$d" ! -user "$owner_uid" -print -quit)" ]; then chown -R "$owner_uid:$owner_gid" "$d"; fi
+  done
+  owner_groups=--init-groups
+  owner_home="$(getent passwd "$owner_uid" | cut -d: -f6)" || owner_groups=--clear-groups
+  # npm keeps its cache under $HOME: the owner's own, or a fresh one for this run.
+  if [ -z "$owner_home" ] || [ "$(stat -c %u "$owner_home" 2>/dev/null)" != "$owner_uid" ]; then
+    owner_home="$(mktemp -d)"
+    chown "$owner_uid:$owner_gid" "$owner_home"
+    trap 'rm -rf "$owner_home"' EXIT
+  fi
+  as_owner() { setpriv --reuid="$owner_uid" --regid="$owner_gid" "$owner_groups" env HOME="$owner_home" "$@"; }
+fi
+as_owner bash -c '. scripts/lib.sh; npm_deps'
+if [ ! -f dist/main.js ] || [ -n "$(find src package.json package-lock.json scripts/build.mjs -newer dist/main.js -print -quit)" ]; then
   say "building"
-  npm_deps
-  npm run --silent build
+  as_owner npm run --silent build
 fi
 
 # 4. The program: a copy of the package with its runtime dependencies only,
@@ -72,7 +112,8 @@ target="$destdir$prefix"
 say "installing the program into $target"
 rm -rf "$target.new" "$target.old"
 mkdir -p "$target.new"
-cp -a package.json package-lock.json README.md bin dist deploy fixtures web node_modules "$target.new/"
+# Owned by the installing user (root), not by the checkout's owner.
+cp -a --no-preserve=ownership package.json package-lock.json README.md bin dist deploy fixtures web node_modules "$target.new/"
 (cd "$target.new" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 [ -d "$target" ] && mv "$target" "$target.old"
 mv "$target.new" "$target"

@@ -3,10 +3,51 @@
 
 die() { echo "w1mqtt: $*" >&2; exit 1; }
 
+# node_version_ok vX.Y.Z: at least 20.19 (Debian trixie's nodejs), or any later major.
+node_version_ok() {
+  local v="${1#v}" major minor
+  major="${v%%.*}"; minor=0
+  case "$v" in *.*) minor="${v#*.}"; minor="${minor%%.*}" ;; esac
+  case "$major:$minor" in *[!0-9:]* | :* | *:) return 1 ;; esac
+  [ "$major" -gt 20 ] || { [ "$major" = 20 ] && [ "$minor" -ge 19 ]; }
+}
+
+# node_help: how to get a Node.js that w1mqtt runs on, for the machine's Debian release.
+node_help() {
+  cat >&2 <<'EOF'
+w1mqtt: install Node.js system-wide (>= 20.19), then run this again:
+  Debian / Raspberry Pi OS trixie (64- and 32-bit): Debian's own nodejs (20.19) works as it is:
+    sudo apt install nodejs npm
+  Debian / Raspberry Pi OS bookworm (its nodejs is 18: too old), 64-bit: the current LTS from NodeSource:
+    curl -fsSL https://deb.nodesource.com/setup_24.x -o nodesource_setup.sh
+    sudo -E bash nodesource_setup.sh
+    sudo apt-get install -y nodejs
+  32-bit bookworm has no current Node.js package: upgrade to trixie. (README: "Node.js")
+EOF
+}
+
 require_node() {
-  command -v node >/dev/null 2>&1 || die "Node.js >= 20.19 is needed: https://nodejs.org (on a Pi: sudo apt install nodejs npm on trixie, or NodeSource for bookworm)"
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
-    || die "Node.js $(node -v) is too old: w1mqtt needs >= 20.19"
+  if ! command -v node >/dev/null 2>&1; then
+    echo "w1mqtt: Node.js >= 20.19 is needed, and there is no node on PATH (sudo does not see a node that nvm installed, and the service could not use it)" >&2
+    node_help
+    exit 1
+  fi
+  local v
+  v="$(node --version 2>/dev/null || true)"
+  if ! node_version_ok "$v"; then
+    echo "w1mqtt: Node.js ${v:-of unknown version} ($(command -v node)) is too old: w1mqtt needs >= 20.19" >&2
+    node_help
+    exit 1
+  fi
+}
+
+# apt_nodejs_ok: the nodejs package apt would install is new enough (trixie's 20.19, or NodeSource's),
+# not bookworm's 18, which require_node would refuse a moment later.
+apt_nodejs_ok() {
+  local candidate
+  candidate="$(apt-cache policy nodejs 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')"
+  candidate="${candidate#*:}" # an epoch
+  node_version_ok "v$candidate"
 }
 
 # can_be_root: this shell is root, or may use sudo without a password. as_root CMD...: run CMD so.
