@@ -17,6 +17,8 @@ none at all: auto-detect the 1-Wire bus and publish through the bundled broker o
 Watch the readings:  mosquitto_sub -h <pi> -t 'home/#' -v
 The live page:       http://127.0.0.1:8080/ (web: in sensors.yaml)
 Log level: LOG_LEVEL=debug (or log_level: in sensors.yaml).
+As a service (sudo ./deploy/install.sh): w1mqtt.service, runs \`w1mqtt run\` with /etc/w1mqtt/sensors.yaml;
+  systemctl status w1mqtt; its log: journalctl -u w1mqtt -f (warnings and errors: -p warning).
 Exit codes: 0 ok, 1 bad config or runtime failure, 2 usage error.
 `;
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCli, type AgentProcess } from '../helpers/agent-process.js';
+import { runCli, startCli, type AgentProcess } from '../helpers/agent-process.js';
 import { haveMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/until.js';
@@ -67,4 +67,11 @@ test('under systemd: an invalid sensors.yaml is refused with each problem at err
   assert.deepEqual(all.map((l) => l.priority), [3, 3], agent.stdout());
   assert.match(all[0]?.text ?? '', /sensors\.yaml:2:11 mqtt\.retain: expected boolean, got string$/);
   assert.match(all[1]?.text ?? '', /^w1mqtt: refusing to start with an invalid config/);
+});
+
+test('w1mqtt --help names the service and how to follow its log', { timeout: 30_000 }, async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /w1mqtt\.service/);
+  assert.match(r.stdout, /journalctl -u w1mqtt -f/);
 });
