@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (Debian packages, npm packages),
-# type-checks, then runs every unit and integration test with node's test runner.
+# type-checks, then runs every unit and integration test with node's test runner; then the other
+# Node.js lines (scripts/test-node-versions.sh) and arm64 (scripts/test-arm64.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -16,6 +17,11 @@ have python3 || missing+=(python3)           # the sd_notify receiver socket in 
 /usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || missing+=(python3-paho-mqtt)  # Home Assistant's side of the MQTT 5 test
 have openssl || missing+=(openssl)           # the broker's TLS listener test makes its certificate
 have chromium || missing+=(chromium)         # the live page's browser tests (driven by playwright-core)
+if [ "$(uname -m)" = x86_64 ]; then            # scripts/test-arm64.sh: arm64 node under qemu, with its libc
+  have qemu-aarch64-static || have qemu-aarch64 || missing+=(qemu-user-static)
+  [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
+  [ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || missing+=(libstdc++6-arm64-cross)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}" || { [ -z "${CI:-}" ] || die "CI needs ${missing[*]}"; }
 fi
@@ -28,4 +34,8 @@ if [ "$(id -u)" = 0 ] && ! setpriv --reuid=65534 --regid=65534 --clear-groups te
 fi
 npx tsc --noEmit -p .
 npm run --silent build
-exec node --import tsx --test --test-concurrency=2 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts
+node --import tsx --test --test-concurrency=2 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts
+# The other supported Node.js lines (24, 26: unit tests and a core end-to-end set) and arm64 (the
+# demo under qemu), with the official builds from the npm registry: README "Node.js on a Pi".
+./scripts/test-node-versions.sh
+exec ./scripts/test-arm64.sh
