@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { MEASUREMENT_NAMES } from '../devices/kinds.js';
@@ -6,6 +5,8 @@ import { RETIRED_KEYS } from './retired.js';
 import { configSchema, type Config } from './schema.js';
 import { closestKey, schemaKeys } from './schema-keys.js';
 import { errText } from '../system/err-text.js';
+import { readSmallFile } from '../system/small-file.js';
+import { duplicateKeys, MAX_CONFIG_BYTES } from './unique-keys.js';
 
 /** One problem in a config file, located for the user: `sensors.yaml:12:5 sensors.28-….interval: …`. */
 export interface ConfigProblem {
@@ -29,7 +30,8 @@ export function formatProblem(p: ConfigProblem): string {
 export async function loadConfigFile(file: string): Promise<LoadResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // A regular file of at most MAX_CONFIG_BYTES: a FIFO or a 50 MB file is refused, saying what it is.
+    text = (await readSmallFile(file, MAX_CONFIG_BYTES)).text;
   } catch (err) {
     const message = errText(err);
     return { ok: false, file, problems: [{ file, line: 1, col: 1, path: '', message: `cannot read: ${message}` }] };
@@ -40,13 +42,16 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
 /** Pure: YAML text → config or every problem at once, each with line and column. */
 export function parseConfigText(text: string, file: string): LoadResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const at = (offset: number) => {
     const pos = lineCounter.linePos(offset);
     return { line: pos.line, col: pos.col };
   };
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: '', message: e.message.split('\n')[0] ?? e.message }));
+  const duplicates = doc.errors.length > 0 ? [] : duplicateKeys(doc);
+  if (doc.errors.length > 0 || duplicates.length > 0) {
+    const problems = [...doc.errors.map((e) => ({ offset: e.pos[0], message: e.message.split('\n')[0] ?? e.message })), ...duplicates]
+      .sort((a, b) => a.offset - b.offset)
+      .map((e) => ({ file, ...at(e.offset), path: '', message: e.message }));
     return { ok: false, file, problems };
   }
   // reportInput: a wrong-type issue then carries the value, to say what was found.
