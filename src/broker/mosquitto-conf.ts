@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { listenAddress } from '../config/loopback.js';
 import type { BrokerConfig } from '../config/schema.js';
 
 /**
@@ -28,9 +29,9 @@ export function socketPath(dir: string): string {
 
 /** The listeners users connect to, for logs and for the port-in-use diagnosis. */
 export function publicListeners(broker: BrokerConfig): { kind: 'mqtt' | 'mqtts' | 'ws'; host: string; port: number }[] {
-  const out: { kind: 'mqtt' | 'mqtts' | 'ws'; host: string; port: number }[] = [{ kind: 'mqtt', host: broker.host, port: broker.port }];
-  if (broker.tls) out.push({ kind: 'mqtts', host: broker.tls.host ?? broker.host, port: broker.tls.port });
-  if (broker.websocket) out.push({ kind: 'ws', host: broker.websocket.host ?? broker.host, port: broker.websocket.port });
+  const out: { kind: 'mqtt' | 'mqtts' | 'ws'; host: string; port: number }[] = [{ kind: 'mqtt', host: listenAddress(broker.host), port: broker.port }];
+  if (broker.tls) out.push({ kind: 'mqtts', host: listenAddress(broker.tls.host ?? broker.host), port: broker.tls.port });
+  if (broker.websocket) out.push({ kind: 'ws', host: listenAddress(broker.websocket.host ?? broker.host), port: broker.websocket.port });
   return out;
 }
 
@@ -70,16 +71,16 @@ export function renderMosquittoConf(broker: BrokerConfig, paths: BrokerPaths): s
     'allow_anonymous true',
     '',
     '# MQTT (broker.host, broker.port)',
-    `listener ${broker.port} ${broker.host}`,
+    `listener ${broker.port} ${listenAddress(broker.host)}`,
     ...auth,
   ];
   if (broker.tls) {
-    lines.push('', '# MQTT over TLS (broker.tls)', `listener ${broker.tls.port} ${broker.tls.host ?? broker.host}`, `certfile ${broker.tls.cert_file}`, `keyfile ${broker.tls.key_file}`);
+    lines.push('', '# MQTT over TLS (broker.tls)', `listener ${broker.tls.port} ${listenAddress(broker.tls.host ?? broker.host)}`, `certfile ${broker.tls.cert_file}`, `keyfile ${broker.tls.key_file}`);
     if (broker.tls.ca_file !== undefined) lines.push(`cafile ${broker.tls.ca_file}`);
     lines.push(`require_certificate ${broker.tls.require_certificate}`, ...auth);
   }
   if (broker.websocket) {
-    lines.push('', '# MQTT over WebSocket (broker.websocket)', `listener ${broker.websocket.port} ${broker.websocket.host ?? broker.host}`, 'protocol websockets', ...auth);
+    lines.push('', '# MQTT over WebSocket (broker.websocket)', `listener ${broker.websocket.port} ${listenAddress(broker.websocket.host ?? broker.host)}`, 'protocol websockets', ...auth);
   }
   return `${lines.join('\n')}\n`;
 }

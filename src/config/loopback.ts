@@ -17,3 +17,14 @@ export function isLoopbackHost(host: string): boolean {
   }
   return false;
 }
+
+/**
+ * The address to bind for a configured host. `localhost` and `*.localhost` are loopback by
+ * name (RFC 6761 §6.3), so they are bound as 127.0.0.1 whatever a resolver answers: the
+ * config check judged them loopback, and an /etc/hosts line mapping `pi.localhost` to a LAN
+ * address must not open the page or the broker to the network without a password.
+ */
+export function listenAddress(host: string): string {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') ? '127.0.0.1' : host;
+}

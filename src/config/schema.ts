@@ -38,6 +38,9 @@ const topic = z
 
 const port = z.number().int().min(1).max(65535);
 
+/** A host name or address as written: `check` refuses a stray space as `run`'s listen() or connect() would. */
+const hostName = z.string().min(1).refine((h) => !/\s/.test(h), 'a host name or address cannot contain spaces');
+
 const mqttSchema = z.strictObject({
   /** External broker, `mqtt://host:1883` or `mqtts://host:8883`. Absent → the bundled broker. */
   url: z
@@ -88,7 +91,7 @@ const retired = z.unknown().optional();
 const brokerSchema = z
   .strictObject({
     /** @default 127.0.0.1: only this machine can connect. */
-    host: z.string().min(1).default('127.0.0.1'),
+    host: hostName.default('127.0.0.1'),
     port: port.default(1883),
     /** Clients without a username. @default true without a password_file, false with one */
     allow_anonymous: z.boolean().optional(),
@@ -99,7 +102,7 @@ const brokerSchema = z
     /** An MQTT-over-TLS listener (mosquitto's certfile/keyfile/cafile). */
     tls: z
       .strictObject({
-        host: z.string().min(1).optional(),
+        host: hostName.optional(),
         port: port.default(8883),
         cert_file: z.string().min(1),
         key_file: z.string().min(1),
@@ -109,7 +112,7 @@ const brokerSchema = z
       })
       .optional(),
     /** An MQTT-over-WebSocket listener for browser dashboards. */
-    websocket: z.strictObject({ host: z.string().min(1).optional(), port: port.default(9001) }).optional(),
+    websocket: z.strictObject({ host: hostName.optional(), port: port.default(9001) }).optional(),
     /** Open connections per listener; the agent's own one has a listener of its own. @default 256 */
     max_connections: z.number().int().min(1).default(256),
     /** Largest MQTT packet accepted, header included (mosquitto's max_packet_size). @default 262144 */
@@ -167,7 +170,7 @@ const webSchema = z
     /** @default true */
     enabled: z.boolean().default(true),
     /** @default 127.0.0.1: only this machine (open it elsewhere through an SSH tunnel). */
-    host: z.string().min(1).default('127.0.0.1'),
+    host: hostName.default('127.0.0.1'),
     /** 0 picks a free port. @default 8080 */
     port: z.number().int().min(0).max(65535).default(8080),
     /** The HTTP Basic user name asked for when password_file is set. @default w1mqtt */
@@ -201,7 +204,7 @@ const owfsSource = z.strictObject({
 const owserverSource = z.strictObject({
   type: z.literal('owserver'),
   /** owserver's address: this machine, or the one the bus master is plugged into. @default 127.0.0.1 */
-  host: z.string().min(1).default('127.0.0.1'),
+  host: hostName.default('127.0.0.1'),
   port: port.default(4304),
   /** Per request, connect included. A 12-bit read takes ~0.75 s on the bus. @default 5s */
   timeout: duration(100).default(5000),
