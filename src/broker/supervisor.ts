@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { errText } from '../system/err-text.js';
+import { checkSmallFile, MAX_TLS_FILE_BYTES, SmallFileError, writableByOthers } from '../system/small-file.js';
 import { EpisodeLog } from './episode-log.js';
 import { findMosquitto, findSetpriv, MOSQUITTO_MISSING } from './find-mosquitto.js';
 import { classifyBrokerLine } from './mosquitto-log.js';
@@ -72,13 +73,15 @@ export class BundledBroker {
     return this.#child?.pid;
   }
 
+  readonly #warnFile = (message: string): void => this.#o.log.warn(message);
+
   async start(): Promise<void> {
     if (this.#child || this.#stopping) throw new Error('BundledBroker.start() called twice');
     const dir = this.#o.dir;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700); // the socket inside gives full access: only the service user may reach it
     await killStaleBroker(dir, this.#o.log);
-    await checkFiles(this.#settings);
+    await checkFiles(this.#settings, this.#warnFile);
     await this.#writeConf(this.#settings);
     await this.#launch();
     this.#logListening();
@@ -102,7 +105,7 @@ export class BundledBroker {
     const change = brokerChange(before, next);
     if (change === 'none' || this.#stopping) return 'none';
     // mosquitto cannot run without them: refuse the reload, and the running broker stays as it is.
-    await checkFiles(next);
+    await checkFiles(next, this.#warnFile);
     this.#settings = next;
     await this.#writeConf(next);
     if (change === 'hup') {
@@ -239,7 +242,7 @@ export class BundledBroker {
 }
 
 /** The files `broker:` names, readable by this user (mosquitto runs as the same one), or an error naming the key. */
-async function checkFiles(settings: BrokerConfig): Promise<void> {
+async function checkFiles(settings: BrokerConfig, warn?: (message: string) => void): Promise<void> {
   const files: [string, string | undefined][] = [
     ['broker.password_file', settings.password_file],
     ['broker.acl_file', settings.acl_file],
@@ -251,7 +254,12 @@ async function checkFiles(settings: BrokerConfig): Promise<void> {
     if (file === undefined) continue;
     try {
       await access(file, constants.R_OK);
+      // mosquitto reads these itself: a FIFO would hang it at start, /dev/zero would swell it.
+      const stats = await checkSmallFile(file, MAX_TLS_FILE_BYTES);
+      const others = key === 'broker.password_file' || key === 'broker.acl_file' ? writableByOthers(stats) : undefined;
+      if (others) warn?.(`${key} ${file} is ${others}-writable: anyone who can write it can add a user or a rule (sudo chmod 0640 ${file})`);
     } catch (err) {
+      if (err instanceof SmallFileError) throw new Error(`${key}: ${file} is refused: ${err.message}`, { cause: err });
       throw new Error(`${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? errText(err)}); the service user must be able to read it (e.g. sudo chown root:w1 ${file}; sudo chmod 0640 ${file})`, { cause: err });
     }
   }

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { readFile as fsReadFile } from 'node:fs/promises';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { MAX_TLS_FILE_BYTES, readSmallFile } from '../system/small-file.js';
 import { topicMatches } from './topic-match.js';
 
 /**
@@ -401,7 +401,8 @@ export class MqttPublisher {
   }
 
   async #read(file: string, what: string): Promise<string> {
-    const read = this.#o.readFile ?? ((p: string) => fsReadFile(p, 'utf8'));
+    // Regular files only, of a size such files have (a CA bundle is ~200 kB): a FIFO would hang the connect.
+    const read = this.#o.readFile ?? (async (p: string) => (await readSmallFile(p, MAX_TLS_FILE_BYTES)).text);
     try {
       return await read(file);
     } catch (err) {

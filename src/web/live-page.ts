@@ -1,12 +1,12 @@
 import type { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import type { AgentEvents } from '../agent.js';
-import { isLoopbackHost } from '../config/loopback.js';
+import { isLoopbackHost, listenAddress } from '../config/loopback.js';
 import type { Logger } from '../log.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import type { PlannedSensor } from '../sampling/plan.js';
 import type { ReadResult } from '../sources/source.js';
 import { errText } from '../system/err-text.js';
+import { MAX_PASSWORD_FILE_BYTES, readSmallFile, writableByOthers } from '../system/small-file.js';
 import { resolveStateDir } from '../system/state-dir.js';
 import { AccessControl } from './access.js';
 import { EventHub } from './events.js';
@@ -69,8 +69,12 @@ export class LivePage {
     let password: string | undefined;
     if (web.password_file !== undefined) {
       try {
-        password = (await readFile(web.password_file, 'utf8')).split('\n')[0]?.trim();
+        // A regular file of a few kB, never a FIFO or a device: those would hold up the agent's start.
+        const file = await readSmallFile(web.password_file, MAX_PASSWORD_FILE_BYTES);
+        password = file.text.split('\n')[0]?.trim();
         if (!password) throw new Error('the file is empty');
+        const others = writableByOthers(file.stats);
+        if (others) this.#log.warn({ file: web.password_file, mode: (file.stats.mode & 0o777).toString(8) }, `web.password_file ${web.password_file} is ${others}-writable: anyone who can write it can set the page's password (sudo chmod 0640 ${web.password_file})`);
       } catch (err) {
         this.#log.error({ file: web.password_file, err: errText(err) }, `web page not available: cannot read web.password_file ${web.password_file}; the agent goes on publishing without it`);
         return;
@@ -85,7 +89,7 @@ export class LivePage {
     }
     const access = new AccessControl({ username: web.username, password, anyHost: !isLoopbackHost(web.host) });
     const server = new WebServer({
-      host: web.host,
+      host: listenAddress(web.host),
       port: web.port,
       log: this.#log,
       access,
