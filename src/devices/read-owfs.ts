@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsReadError } from '../sources/fs-errors.js';
+import { readAttribute } from '../sources/read-attribute.js';
 import type { ReadResult } from '../sources/source.js';
 import type { Measurement } from './kinds.js';
 import { presence, valueFromOwfsText } from './values.js';
@@ -15,7 +16,7 @@ export async function readOwfsMeasurement(dir: string, measurement: Measurement)
   const recipe = measurement.owfs;
   try {
     if (recipe.kind === 'presence') return presence((await stat(dir)).isDirectory());
-    return valueFromOwfsText(await readFile(join(dir, recipe.property), 'latin1'), measurement);
+    return valueFromOwfsText(await readAttribute(join(dir, recipe.property), true), measurement);
   } catch (err) {
     const error = fsReadError(err);
     if (recipe.kind !== 'presence' || error.code !== 'not_present') return { ok: false, error };

@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsReadError } from '../sources/fs-errors.js';
+import { readAttribute } from '../sources/read-attribute.js';
 import type { ReadResult } from '../sources/source.js';
 import type { Measurement } from './kinds.js';
 import { judge, parseKernelInt, presence } from './values.js';
@@ -19,7 +20,7 @@ export async function readW1Measurement(dir: string, measurement: Measurement): 
   for (const { file, divisor } of recipe.files) {
     let text: string;
     try {
-      text = await readFile(join(dir, file), 'latin1');
+      text = await readAttribute(join(dir, file), true);
     } catch (err) {
       return { ok: false, error: fsReadError(err) };
     }

@@ -1,11 +1,11 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deviceKind, measurementToRead } from '../devices/kinds.js';
 import { readOwfsMeasurement } from '../devices/read-owfs.js';
 import { chipName } from '../onewire/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
 import { convertFailure, fsReadError } from './fs-errors.js';
-import { writeAttribute } from './read-attribute.js';
+import { readAttribute, writeAttribute } from './read-attribute.js';
 import { readingFromOwfsText } from './owfs-value.js';
 import type { ConvertResult, Device, ReadResult, Source } from './source.js';
 
@@ -48,7 +48,7 @@ export class OwfsMountSource implements Source {
     const measurement = measurementToRead(device);
     if (measurement) return readOwfsMeasurement(dir, measurement);
     try {
-      return readingFromOwfsText(await readFile(join(dir, 'temperature'), 'latin1'));
+      return readingFromOwfsText(await readAttribute(join(dir, 'temperature'), true));
     } catch (err) {
       return { ok: false, error: fsReadError(err) };
     }

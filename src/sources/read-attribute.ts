@@ -3,6 +3,12 @@ import { open as openHandle } from 'node:fs/promises';
 
 // Small enough to come from Node's shared buffer pool; a w1_slave text is 75 bytes.
 const CHUNK = 512;
+/**
+ * A sysfs attribute is at most one page (a show() method gets a PAGE_SIZE buffer); a w1_slave
+ * is under 100 bytes. Past this the file is not what it claims (`/dev/zero`, a 20 MB file
+ * without a newline): the read ends with EFBIG instead of spinning and growing forever.
+ */
+export const MAX_ATTRIBUTE_BYTES = 4096;
 
 /**
  * Read a sysfs-style attribute with as little work per call as possible: open, one read,
@@ -11,8 +17,9 @@ const CHUNK = 512;
  * hands its whole text (≤ PAGE_SIZE) to the first read, so readFile's fstat and read-to-EOF
  * trips are saved; text that does not end in a newline is read on to EOF, as readFile
  * would. The close is not waited for: the reading is complete once read() returns.
+ * `toEof`: read on to EOF even past a newline (readFile's way, capped like the rest).
  */
-export function readAttribute(path: PathLike): Promise<string> {
+export function readAttribute(path: PathLike, toEof = false): Promise<string> {
   return new Promise((resolve, reject) => {
     open(path, constants.O_RDONLY, (err, fd) => {
       if (err) return reject(err);
@@ -25,7 +32,11 @@ export function readAttribute(path: PathLike): Promise<string> {
             return;
           }
           text += buffer.toString('latin1', 0, n);
-          if (n > 0 && !text.endsWith('\n')) return next();
+          if (text.length > MAX_ATTRIBUTE_BYTES) {
+            close(fd, () => reject(tooLong(path)));
+            return;
+          }
+          if (n > 0 && (toEof || !text.endsWith('\n'))) return next();
           close(fd, () => {});
           resolve(text);
         });
@@ -52,7 +63,7 @@ export class AttributeReader {
     if (!this.keepOpen) return readAttribute(path);
     const fd = this.#fds.get(path);
     // Not async: the steady state is one pread, without a promise of its own around it.
-    if (fd !== undefined) return readFrom(fd, 0, () => this.forget(path));
+    if (fd !== undefined) return readFrom(fd, 0, path, () => this.forget(path));
     if (this.#oneShot.has(path)) return readAttribute(path);
     return this.#openAndRead(path);
   }
@@ -61,7 +72,7 @@ export class AttributeReader {
     const opened = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY, (err, n) => (err ? reject(err) : resolve(n))));
     const regular = await new Promise<boolean>((resolve) => fstat(opened, (err, st) => resolve(!err && st.isFile())));
     try {
-      const text = await readFrom(opened, null);
+      const text = await readFrom(opened, null, path);
       if (regular) this.#fds.set(path, opened);
       return text;
     } finally {
@@ -86,7 +97,7 @@ export class AttributeReader {
 }
 
 /** Read to a newline or EOF, starting at `position` (null: the fd's own position); `onError` runs before the rejection. */
-function readFrom(fd: number, position: number | null, onError?: () => void): Promise<string> {
+function readFrom(fd: number, position: number | null, path: PathLike, onError?: () => void): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     const buffer = Buffer.allocUnsafe(CHUNK);
@@ -98,11 +109,19 @@ function readFrom(fd: number, position: number | null, onError?: () => void): Pr
           return reject(err);
         }
         text += buffer.toString('latin1', 0, n);
+        if (text.length > MAX_ATTRIBUTE_BYTES) {
+          onError?.();
+          return reject(tooLong(path));
+        }
         if (n > 0 && !text.endsWith('\n')) return next();
         resolve(text);
       });
     next();
   });
+}
+
+function tooLong(path: PathLike): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${String(path)} goes on past ${MAX_ATTRIBUTE_BYTES} bytes without ending: not a 1-Wire attribute (a w1_slave is under 100 bytes)`), { code: 'EFBIG' });
 }
 
 /** Write `text` in one write() call, without creating the file (sysfs attributes and OWFS command files). */
