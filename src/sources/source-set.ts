@@ -8,7 +8,17 @@ interface Entry {
   readonly source: Source;
   failing: boolean;
   devices: Device[];
+  /** Whether its listing is past MANY_DEVICES (warned once, until it is back under). */
+  crowded: boolean;
 }
+
+/**
+ * More devices than one source sensibly serves: the kernel's w1 search stops at 64 slaves
+ * per master by default (w1.c, max_slave_count), and an owserver with a DS2482-800's eight
+ * buses serves a few hundred at most. Past this a source is more likely broken or forged, and every
+ * device polled costs bus time, memory and a Home Assistant entity.
+ */
+export const MANY_DEVICES = 500;
 
 /**
  * The configured sources and what each listed last. A source that cannot list (owserver
@@ -23,7 +33,7 @@ export class SourceSet {
   readonly #failures = new Map<Source, { since: number; count: number }>();
 
   constructor(sources: readonly Source[], log: Logger, clock: Clock) {
-    this.#entries = sources.map((source) => ({ source, failing: false, devices: [] }));
+    this.#entries = sources.map((source) => ({ source, failing: false, devices: [], crowded: false }));
     this.#log = log;
     this.#clock = clock;
   }
@@ -35,6 +45,7 @@ export class SourceSet {
       try {
         entry.devices = await entry.source.list();
         this.#back(entry);
+        this.#count(entry);
       } catch (err) {
         this.#failed(entry, err);
       }
@@ -50,6 +61,17 @@ export class SourceSet {
 
   async close(): Promise<void> {
     await Promise.all(this.#entries.map((e) => e.source.close()));
+  }
+
+  #count(entry: Entry): void {
+    const crowded = entry.devices.length > MANY_DEVICES;
+    if (crowded && !entry.crowded) {
+      this.#log.warn(
+        { source: entry.source.name, devices: entry.devices.length, limit: MANY_DEVICES },
+        `source lists ${entry.devices.length} devices, more than ${MANY_DEVICES}: a forged or broken source? Each one is polled and kept in memory (unmapped: ignore polls only those in sensors.yaml)`,
+      );
+    }
+    entry.crowded = crowded;
   }
 
   #back(entry: Entry): void {
