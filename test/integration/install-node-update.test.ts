@@ -134,9 +134,9 @@ test('the update, git pull && sudo ./deploy/install.sh: a changed package-lock.j
   const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-update-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await chmod(dir, 0o755); // the checkout's owner (nobody here) must reach it
-  // The user's checkout: this tree without .git and dist/, owned by an ordinary user.
+  // The user's checkout: this tree without .git and dist/ (and what install.sh never reads), owned by an ordinary user.
   const checkout = join(dir, 'checkout');
-  await cp(ROOT, checkout, { recursive: true, verbatimSymlinks: true, filter: (src) => !['.git', 'dist'].includes(relative(ROOT, src)) });
+  await cp(ROOT, checkout, { recursive: true, verbatimSymlinks: true, filter: (src) => !['.git', 'dist', 'test', 'bench', 'docs'].includes(relative(ROOT, src)) });
   await run('chown', ['-R', `${NOBODY}:${NOBODY}`, checkout]);
   // npm as the user would run it; `npm ci` a stand-in that rewrites node_modules' record of the lock.
   const calls = join(dir, 'npm-calls');
