@@ -10,7 +10,8 @@ import { isLoopbackHost } from '../config/loopback.js';
  * read the API from the victim's browser (the "DNS rebinding" attack).
  */
 
-export type AccessDecision = { readonly ok: true } | { readonly ok: false; readonly status: 401 | 421; readonly message: string };
+/** `guess`: a 401 for a user name and password that were given but wrong (not a first visit without them). */
+export type AccessDecision = { readonly ok: true } | { readonly ok: false; readonly status: 401 | 421; readonly message: string; readonly guess?: boolean };
 
 export interface AccessOptions {
   readonly username: string;
@@ -38,7 +39,7 @@ export class AccessControl {
       const given = basicCredentials(req.headers.authorization);
       // Hash both sides so the comparison takes the same time whatever the lengths.
       if (given === undefined || !timingSafeEqual(digest(given), this.#expected)) {
-        return { ok: false, status: 401, message: 'w1mqtt: this page needs the user name and password set in sensors.yaml (web.username, web.password_file)\n' };
+        return { ok: false, status: 401, message: 'w1mqtt: this page needs the user name and password set in sensors.yaml (web.username, web.password_file)\n', guess: given !== undefined };
       }
       return { ok: true };
     }

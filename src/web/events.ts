@@ -5,8 +5,13 @@ export interface EventHubOptions {
   readonly maxClients?: number;
   /** A comment line this often keeps proxies and phones from dropping an idle stream. @default 15 s */
   readonly heartbeatMs?: number;
-  /** A client that lets this much pile up unread is dropped; its EventSource reconnects. @default 4 MB */
+  /** A client that lets this much pile up unread is dropped; its EventSource reconnects. @default 1 MiB */
   readonly maxBufferedBytes?: number;
+  /** A client whose socket has not taken what was written for this long is dropped. @default 30 s */
+  readonly stallMs?: number;
+  /** Told once per client dropped, with why. */
+  readonly onDrop?: (reason: 'buffer' | 'stalled', bufferedBytes: number) => void;
+  readonly now?: () => number;
 }
 
 /**
@@ -17,15 +22,23 @@ export interface EventHubOptions {
  */
 export class EventHub {
   readonly #clients = new Set<ServerResponse>();
+  /** Since when each client's socket has refused more (write() returned false), until its 'drain'. */
+  readonly #stalled = new Map<ServerResponse, number>();
+  readonly #o: EventHubOptions;
   readonly #max: number;
   readonly #heartbeatMs: number;
   readonly #maxBuffered: number;
+  readonly #stallMs: number;
+  readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: EventHubOptions = {}) {
+    this.#o = options;
     this.#max = options.maxClients ?? 32;
     this.#heartbeatMs = options.heartbeatMs ?? 15_000;
-    this.#maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.#maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+    this.#stallMs = options.stallMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
   }
 
   get size(): number {
@@ -41,7 +54,13 @@ export class EventHub {
     res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
     res.write('retry: 3000\n\n');
     this.#clients.add(res);
-    res.on('close', () => this.#clients.delete(res));
+    res.on('close', () => {
+      this.#clients.delete(res);
+      this.#stalled.delete(res);
+    });
+    res.on('drain', () => this.#stalled.delete(res));
+    // The stream is long-lived: the server's idle timeout is for requests, not for this.
+    res.socket?.setTimeout(0);
     this.#write(res, record(first.event, first.data));
     this.#timer ??= setInterval(() => this.#heartbeat(), this.#heartbeatMs).unref();
   }
@@ -57,19 +76,30 @@ export class EventHub {
     this.#timer = undefined;
     for (const res of this.#clients) res.end();
     this.#clients.clear();
+    this.#stalled.clear();
   }
 
   #heartbeat(): void {
     for (const res of this.#clients) this.#write(res, ': ping\n\n');
   }
 
+  /**
+   * A client that does not read is dropped before its buffer grows: once what it has not
+   * taken, with this record, would pass maxBufferedBytes, or once its socket has refused
+   * more for stallMs. The first record (the snapshot) always goes out whole.
+   */
   #write(res: ServerResponse, text: string): void {
-    if (res.writableLength > this.#maxBuffered) {
+    const buffered = res.writableLength;
+    const since = this.#stalled.get(res);
+    const reason = buffered > 0 && buffered + text.length > this.#maxBuffered ? 'buffer' : since !== undefined && this.#now() - since > this.#stallMs ? 'stalled' : undefined;
+    if (reason) {
       this.#clients.delete(res);
+      this.#stalled.delete(res);
       res.destroy();
+      this.#o.onDrop?.(reason, buffered);
       return;
     }
-    res.write(text);
+    if (!res.write(text) && since === undefined) this.#stalled.set(res, this.#now());
   }
 }
 

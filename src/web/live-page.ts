@@ -8,6 +8,7 @@ import type { ReadResult } from '../sources/source.js';
 import { errText } from '../system/err-text.js';
 import { MAX_PASSWORD_FILE_BYTES, readSmallFile, writableByOthers } from '../system/small-file.js';
 import { resolveStateDir } from '../system/state-dir.js';
+import { EpisodeLog } from '../broker/episode-log.js';
 import { AccessControl } from './access.js';
 import { EventHub } from './events.js';
 import { historyPath, loadHistoryFile, saveHistoryFile } from './history-file.js';
@@ -38,7 +39,7 @@ export class LivePage {
   readonly #now: () => number;
   readonly #history = new History();
   readonly #state: LiveState;
-  readonly #hub = new EventHub();
+  readonly #hub: EventHub;
   #server: WebServer | undefined;
   #file: string | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
@@ -51,6 +52,11 @@ export class LivePage {
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#state = new LiveState(options.agent, this.#history);
+    const episodes = new EpisodeLog({ log: this.#log });
+    this.#hub = new EventHub({
+      onDrop: (reason, bufferedBytes) =>
+        episodes.report('web_slow_client', `web page: dropping event streams that do not read (${reason === 'buffer' ? 'their buffer is full' : 'stalled'}); their pages reconnect`, { reason, bufferedBytes }),
+    });
   }
 
   get url(): string | undefined {
@@ -141,7 +147,7 @@ export class LivePage {
   #snapshot(): unknown {
     const now = this.#now();
     const sensors = this.#state.sensors(now);
-    const history = Object.fromEntries(sensors.map((s) => [s.key, this.#history.columns(s.key, now)]));
+    const history = Object.fromEntries(sensors.map((s) => [s.key, this.#history.chart(s.key, now)]));
     return { now, windowMs: this.#history.windowMs, sensors, status: this.#state.status(now), history };
   }
 
@@ -158,14 +164,14 @@ export class LivePage {
         const planned = new Map(this.#o.agent.sensors().map((s) => [s.key, s]));
         const known = new Set([...planned.keys(), ...this.#history.keys()]);
         if (id === undefined) {
-          return { now, windowMs: this.#history.windowMs, sensors: Object.fromEntries([...known].map((k) => [k, this.#history.columns(k, now)])) };
+          return { now, windowMs: this.#history.windowMs, sensors: Object.fromEntries([...known].map((k) => [k, this.#history.chart(k, now)])) };
         }
         // Either id notation, and `/humidity` etc. for a device's further measurements (plan.ts keys).
         const [device = '', measurement] = id.split('/', 2);
         const sysfs = parseDeviceId(device)?.sysfs;
         const key = sysfs === undefined ? undefined : measurement === undefined ? sysfs : `${sysfs}/${measurement}`;
         if (key === undefined || !known.has(key)) return undefined;
-        return { now, windowMs: this.#history.windowMs, sensor: key, intervalMs: planned.get(key)?.intervalMs ?? null, ...this.#history.columns(key, now) };
+        return { now, windowMs: this.#history.windowMs, sensor: key, intervalMs: planned.get(key)?.intervalMs ?? null, ...this.#history.chart(key, now) };
       },
     };
   }

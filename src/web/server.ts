@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
+import { EpisodeLog } from '../broker/episode-log.js';
 import type { AccessControl } from './access.js';
+import { AuthThrottle } from './auth-throttle.js';
 import type { EventHub } from './events.js';
 import type { Asset } from './static.js';
 import { errText } from '../system/err-text.js';
@@ -33,7 +35,21 @@ export interface WebServerOptions {
   readonly hub: EventHub;
   /** When the port is taken, take a free one instead of giving up (the demo). */
   readonly fallbackToFreePort?: boolean;
+  /** Open connections at once, event streams included; more are closed as they come. @default WEB_LIMITS.connections */
+  readonly maxConnections?: number;
+  /** A connection that sends nothing (or not a whole request) for this long is closed. @default WEB_LIMITS.idleMs */
+  readonly idleMs?: number;
 }
+
+/**
+ * The page's share of the process: at most this many sockets (so the descriptors the buses,
+ * the outbox and the broker link need are never the page's to take: 20 000 idle connections
+ * once made every sensor read fail with EMFILE), each closed when idle, and a request's
+ * headers due within a few seconds (slowloris).
+ */
+const GUESSING = 'web page: wrong passwords again and again from one address, answering it 429 for a while';
+
+export const WEB_LIMITS = { connections: 64, idleMs: 10_000, headersMs: 5_000, requestMs: 10_000 } as const;
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy':
@@ -50,10 +66,13 @@ export class WebServer {
   readonly #o: WebServerOptions;
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
+  readonly #throttle = new AuthThrottle();
+  readonly #episodes: EpisodeLog;
   #port: number | undefined;
 
   constructor(options: WebServerOptions) {
     this.#o = options;
+    this.#episodes = new EpisodeLog({ log: options.log });
   }
 
   /** `http://host:port/` once listening (a wildcard host shown as loopback). */
@@ -66,7 +85,13 @@ export class WebServer {
   /** Listens; on failure logs why and resolves false: the agent goes on without its page. */
   async start(): Promise<boolean> {
     const { host, port, log } = this.#o;
-    const server = createServer((req, res) => this.#handle(req, res));
+    const server = createServer({ headersTimeout: WEB_LIMITS.headersMs, requestTimeout: WEB_LIMITS.requestMs }, (req, res) => this.#handle(req, res));
+    server.maxConnections = this.#o.maxConnections ?? WEB_LIMITS.connections;
+    // Idle sockets (no request yet, or between keep-alive requests) are destroyed; an event stream turns this off for its own.
+    server.setTimeout(this.#o.idleMs ?? WEB_LIMITS.idleMs);
+    server.on('drop', (data) =>
+      this.#episodes.report('web_connection_limit', `web page: more than ${server.maxConnections} connections at once, closing the new ones`, { limit: server.maxConnections, from: data?.remoteAddress }),
+    );
     server.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
@@ -92,6 +117,7 @@ export class WebServer {
     const server = this.#server;
     this.#server = undefined;
     this.#o.hub.close();
+    this.#episodes.flush();
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
@@ -113,7 +139,20 @@ export class WebServer {
       send(res, 405, 'text/plain; charset=utf-8', 'w1mqtt: the page is read-only (GET and HEAD only)\n', { Allow: 'GET, HEAD' });
       return;
     }
+    const address = req.socket.remoteAddress ?? '';
+    const waitMs = this.#o.access.passwordRequired ? this.#throttle.waitMs(address) : 0;
+    if (waitMs > 0 && req.headers.authorization !== undefined) {
+      // Not checked at all while it waits: that is what makes guessing slow.
+      this.#episodes.report(`web_auth:${address}`, GUESSING, { kind: 'web_auth', address });
+      send(res, 429, 'text/plain; charset=utf-8', 'w1mqtt: too many wrong passwords from your address; try again later\n', { 'Retry-After': String(Math.ceil(waitMs / 1000)) });
+      return;
+    }
     const decision = this.#o.access.check(req);
+    if (decision.ok && this.#o.access.passwordRequired) this.#throttle.succeeded(address);
+    if (!decision.ok && decision.guess) {
+      const count = this.#throttle.failed(address);
+      if (this.#throttle.waitMs(address) > 0) this.#episodes.report(`web_auth:${address}`, GUESSING, { kind: 'web_auth', address, wrong: count });
+    }
     if (!decision.ok) {
       const extra: Record<string, string> = decision.status === 401 ? { 'WWW-Authenticate': 'Basic realm="w1mqtt", charset="UTF-8"' } : {};
       send(res, decision.status, 'text/plain; charset=utf-8', decision.message, extra);
