@@ -57,6 +57,11 @@ export function renderMosquittoConf(broker: BrokerConfig, paths: BrokerPaths): s
     `sys_interval ${broker.sys_interval === 0 ? 0 : Math.max(1, Math.ceil(broker.sys_interval / 1000))}`,
     `max_packet_size ${broker.max_packet_size}`,
     `max_queued_messages ${broker.max_queued_messages}`,
+    `max_queued_bytes ${broker.max_queued_bytes}`,
+    // No limit on the retained store exists in mosquitto 2.0 (no count, no size), and its
+    // memory_limit is no bound either: 2.0.11 exits with "Out of memory" when it is reached,
+    // so a flood would become a crash loop with persistence. What a client may retain is
+    // bounded by who may connect (password_file) and where they may write (acl_file).
     // The agent reads stderr line by line into its own log (broker/mosquitto-log.ts).
     'log_dest stderr',
     'log_type error',

@@ -38,6 +38,16 @@ const topic = z
 
 const port = z.number().int().min(1).max(65535);
 
+/** A size of at least 4 KiB: `1MiB`, `512kB`, or bytes (config/size.ts). */
+const queueBytes = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < 4096) {
+    ctx.addIssue({ code: 'custom', message: `not a size of at least 4KiB: ${JSON.stringify(value)} (use e.g. 1MiB, 512kB, or bytes)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 /** A host name or address as written: `check` refuses a stray space as `run`'s listen() or connect() would. */
 const hostName = z.string().min(1).refine((h) => !/\s/.test(h), 'a host name or address cannot contain spaces');
 
@@ -119,6 +129,12 @@ const brokerSchema = z
     max_packet_size: z.number().int().min(128).max(268_435_455).default(262_144),
     /** Messages queued per client beyond those in flight (mosquitto's max_queued_messages). @default 1000 */
     max_queued_messages: z.number().int().min(0).default(1000),
+    /**
+     * Bytes queued per client beyond those in flight, whichever of the two limits comes first
+     * (mosquitto's max_queued_bytes; its own default is no limit: 1000 messages of 256 kB each).
+     * `1MiB`, `512kB`, or bytes. @default 1MiB
+     */
+    max_queued_bytes: queueBytes.default(1024 * 1024),
     /** How often `$SYS/broker/…` is updated, in whole seconds (mosquitto's sys_interval); 0 turns it off. @default 10s */
     sys_interval: duration(0).default(10_000),
     /** Retained messages and sessions saved in the state directory, so they survive a restart. @default true */
