@@ -36,6 +36,8 @@ cached_node() {
     (cd "$tmp" && npm pack --silent "$pkg@$version" >/dev/null)
     mkdir "$tmp/unpacked"
     tar -xzf "$tmp/$pkg-$version.tgz" -C "$tmp/unpacked" --strip-components=1 package/bin/node package/include
+    # OpenSSL's configuration headers for some twenty other platforms: 60 MB a version.
+    find "$tmp/unpacked/include/node/openssl/archs" -mindepth 1 -maxdepth 1 ! -name linux-x86_64 ! -name linux-aarch64 -exec rm -rf {} +
     chmod -R a+rX "$tmp/unpacked"
     rm -rf "$dir"
     mv "$tmp/unpacked" "$dir"
