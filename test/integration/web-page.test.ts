@@ -62,12 +62,19 @@ function linePixels(page: Page, id: string): Promise<number> {
   return page.evaluate((i) => {
     const canvas = document.querySelector<HTMLCanvasElement>(`article[data-sensor="${i}"] canvas`);
     if (!canvas) return 0;
-    const probe = document.createElement('canvas').getContext('2d');
+    const probe = document.createElement('canvas').getContext('2d', { willReadFrequently: true });
     if (!probe) return 0;
     probe.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--chart-line').trim();
     probe.fillRect(0, 0, 1, 1);
     const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
-    const { data } = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height) ?? { data: new Uint8ClampedArray() };
+    // Read a copy, not the page's own canvas: repeated readbacks of it make Chromium warn (a
+    // warning this test caused, not the page), and the page's canvas is not meant for them.
+    const copy = document.createElement('canvas');
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    const ctx = copy.getContext('2d', { willReadFrequently: true });
+    ctx?.drawImage(canvas, 0, 0);
+    const { data } = ctx?.getImageData(0, 0, copy.width, copy.height) ?? { data: new Uint8ClampedArray() };
     let n = 0;
     for (let p = 0; p < data.length; p += 4) {
       if (Math.abs((data[p] ?? 0) - (r ?? 0)) < 40 && Math.abs((data[p + 1] ?? 0) - (g ?? 0)) < 40 && Math.abs((data[p + 2] ?? 0) - (b ?? 0)) < 40 && (data[p + 3] ?? 0) > 200) n++;
