@@ -42,6 +42,8 @@ export function watchUsage(pid: number): { stop(): { cpuS: number; peakRssMb: nu
   const timer = setInterval(() => {
     peak = Math.max(peak, usage(pid)?.rssMb ?? 0);
   }, 100);
+  // A failing test never calls stop(): the sampler must not keep the test process alive.
+  timer.unref();
   return {
     stop() {
       clearInterval(timer);
