@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +10,7 @@ import { haveMosquitto } from '../helpers/mosquitto.js';
 import { publishOnce } from '../helpers/mqtt-pub.js';
 import { subscribe, type Subscriber } from '../helpers/mqtt-sub.js';
 import { freePort } from '../helpers/ports.js';
+import { children, usage } from '../helpers/proc-usage.js';
 
 /**
  * Hostile input at the bundled broker (mosquitto, supervised by a real `w1mqtt run` on a
@@ -165,6 +167,35 @@ sensors:
   await t.test("a client using the agent's client id: the agent gets its session back and keeps publishing", STEP, async () => {
     const takeover = await publishOnce({ port, topic: 'x/y', message: 'z', clientId: CLIENT_ID });
     assert.equal(takeover.code, 0, takeover.output);
+    await freshReading(sub);
+  });
+
+  await t.test('20 000 retained messages of 4 KB: the readings go on; mosquitto 2.0 has no retained limit, its growth is the payload', STEP, async (tt) => {
+    const [broker] = children(agent.pid);
+    assert.ok(broker !== undefined, 'the bundled mosquitto runs as the agent\'s child');
+    const conf = readFileSync(/-c\0([^\0]+)/.exec(readFileSync(`/proc/${broker}/cmdline`, 'latin1'))?.[1] ?? '', 'utf8');
+    assert.match(conf, /^max_queued_bytes 1048576$/m);
+    const agentBefore = usage(agent.pid)?.rssMb ?? 0;
+    const brokerBefore = usage(broker)?.rssMb ?? 0;
+    const flooder = mqttConnect(`mqtt://127.0.0.1:${port}`, { clientId: 'retainer', reconnectPeriod: 0 });
+    tt.after(() => flooder.endAsync(true));
+    await new Promise<void>((resolve, reject) => {
+      flooder.once('connect', () => resolve());
+      flooder.once('error', reject);
+    });
+    const payload = Buffer.alloc(4096, 0x72);
+    const COUNT = 20_000;
+    for (let i = 0; i < COUNT; i++) await new Promise<void>((resolve) => flooder.publish(`retained/${i}`, payload, { qos: 0, retain: true }, () => resolve()));
+    await freshReading(sub);
+    await freshReading(sub);
+    const brokerAfter = usage(broker)?.rssMb ?? 0;
+    const agentAfter = usage(agent.pid)?.rssMb ?? 0;
+    tt.diagnostic(`${COUNT} retained × 4 KB: mosquitto RSS ${brokerBefore.toFixed(0)} → ${brokerAfter.toFixed(0)} MB, agent ${agentBefore.toFixed(0)} → ${agentAfter.toFixed(0)} MB`);
+    // The store holds what was sent, and not much more; the agent itself is not touched.
+    assert.ok(brokerAfter - brokerBefore < (3 * COUNT * payload.length) / 1e6, `mosquitto ${brokerBefore} → ${brokerAfter} MB`);
+    assert.ok(agentAfter - agentBefore < 30, `agent ${agentBefore} → ${agentAfter} MB`);
+    // Cleared again (an empty retained message removes one), so the broker's persistence stays small.
+    for (let i = 0; i < COUNT; i++) await new Promise<void>((resolve) => flooder.publish(`retained/${i}`, '', { qos: 0, retain: true }, () => resolve()));
     await freshReading(sub);
   });
 
