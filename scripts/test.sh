@@ -17,6 +17,8 @@ have python3 || missing+=(python3)           # the sd_notify receiver socket in 
 /usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || missing+=(python3-paho-mqtt)  # Home Assistant's side of the MQTT 5 test
 have openssl || missing+=(openssl)           # the broker's TLS listener test makes its certificate
 have chromium || missing+=(chromium)         # the live page's browser tests (driven by playwright-core)
+have debootstrap || missing+=(debootstrap)   # test/system: a Debian root for a container with systemd as PID 1 ...
+have systemd-nspawn || missing+=(systemd-container)  # ... booted by systemd-nspawn
 if [ "$(uname -m)" = x86_64 ]; then            # scripts/test-arm64.sh: arm64 node under qemu, with its libc
   have qemu-aarch64-static || have qemu-aarch64 || missing+=(qemu-user-static)
   [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
@@ -34,7 +36,8 @@ if [ "$(id -u)" = 0 ] && ! setpriv --reuid=65534 --regid=65534 --clear-groups te
 fi
 npx tsc --noEmit -p .
 npm run --silent build
-node --import tsx --test --test-concurrency=2 --test-timeout=600000 test/unit/*.test.ts test/integration/*.test.ts
+# test/system first: it spends most of its ~2 minutes waiting on systemd's timers, beside the others.
+node --import tsx --test --test-concurrency=2 --test-timeout=600000 test/system/*.test.ts test/unit/*.test.ts test/integration/*.test.ts
 # The other supported Node.js lines (24, 26: unit tests and a core end-to-end set) and arm64 (the
 # demo under qemu), with the official builds from the npm registry: README "Node.js on a Pi".
 ./scripts/test-node-versions.sh
