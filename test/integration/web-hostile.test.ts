@@ -11,6 +11,7 @@ import { subscribe } from '../helpers/mqtt-sub.js';
 import { freePort } from '../helpers/ports.js';
 import { freshReading, raiseFdLimit, usage, watchUsage } from '../helpers/proc-usage.js';
 import { until } from '../helpers/until.js';
+import { FAULTY, GOOD_VALUES } from '../helpers/web-agent.js';
 
 /**
  * The live page under hostile load, on a real `w1mqtt run` whose descriptors are limited to
@@ -27,12 +28,12 @@ const AUTH = `Basic ${Buffer.from(`w1mqtt:${PASSWORD}`).toString('base64')}`;
 const WRONG = `Basic ${Buffer.from('w1mqtt:guess').toString('base64')}`;
 const STEP = { timeout: 60_000 };
 
-/** history.json as the agent saves it: `sensors` × a day at 5 s. */
-function dayOfHistory(sensors: number, now: number): string {
+/** history.json as the agent saves it: a day at 5 s for each of `keys` (the fixture's 19 measurements, so the snapshot carries them too). */
+function dayOfHistory(keys: readonly string[], now: number): string {
   const points = (24 * 3600) / 5;
   const series = { intervalMs: 5000, t0: now - points * 5000, dt: Array.from({ length: points }, (_, i) => (i === 0 ? 0 : 5000)), v: Array.from({ length: points }, (_, i) => 20 + Math.sin(i / 500)) };
   const all: Record<string, unknown> = {};
-  for (let i = 0; i < sensors; i++) all[`28-${i.toString(16).padStart(12, '0')}`] = series;
+  for (const key of keys) all[key] = series;
   return JSON.stringify({ format: 'w1mqtt-history', version: 1, savedAt: new Date(now).toISOString(), sensors: all });
 }
 
@@ -51,7 +52,7 @@ test('the page under hostile load: chart-sized history, non-reading streams, 3 0
   const [port, webPort] = [await freePort(), await freePort()];
   const state = join(ws.dir, 'state');
   await mkdir(state);
-  await writeFile(join(state, 'history.json'), dayOfHistory(19, Date.now()));
+  await writeFile(join(state, 'history.json'), dayOfHistory([...Object.keys(GOOD_VALUES), ...Object.keys(FAULTY)], Date.now()));
   await writeFile(join(ws.dir, 'web.pass'), `${PASSWORD}\n`, { mode: 0o640 });
   const file = await ws.writeConfig(`
 broker: { port: ${port} }
@@ -59,9 +60,9 @@ mqtt: { client_id: w1mqtt-page-hostile }
 web: { port: ${webPort}, password_file: ${join(ws.dir, 'web.pass')} }
 state_dir: ${state}
 sources: [{ type: w1, path: ${ws.w1} }]
-interval: 1s
+interval: 5s
 sensors:
-  28-0316a2792dff: ${KITCHEN}
+  28-0316a2792dff: { topic: ${KITCHEN}, interval: 1s }
 `);
   // The agent's own descriptors limited as a service's may be: the page must leave the buses theirs.
   const agent = startCli(['run', '--config', file], { env: { W1MQTT_LOG_FORMAT: 'json' }, wrap: ['prlimit', '--nofile=1024:1024', '--'] });
@@ -84,6 +85,25 @@ sensors:
     assert.ok(Object.keys(body.sensors).length >= 19);
     assert.ok(longest <= 720, `${longest} points`);
     assert.ok(res.body.length < 1_000_000, `${res.body.length} bytes`);
+    // The snapshot an event stream starts with carries the same charts.
+    const snapshot = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: webPort, path: '/api/events', headers: { Authorization: AUTH } }, (r) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (chunk: string) => {
+          text += chunk;
+          const end = text.indexOf('\n\n', text.indexOf('event: snapshot'));
+          if (text.includes('event: snapshot') && end > 0) {
+            req.destroy();
+            resolve(end);
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    tt.diagnostic(`the event stream's snapshot: ${(snapshot / 1e6).toFixed(2)} MB`);
+    assert.ok(snapshot < 1_000_000, `${snapshot} bytes`);
     await freshReading(sub, KITCHEN);
   });
 
