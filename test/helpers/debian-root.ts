@@ -72,6 +72,7 @@ export async function debianRoot(log: (line: string) => void): Promise<string> {
     PREPARE,
     'date -u +%FT%TZ >"$tmp/.w1mqtt-root"',
     'mv "$tmp" "$root"',
+    'rm -f "$tmp.log"',
   ].join('\n');
   await run([...AS_ROOT, 'mkdir', '-p', dir], 10_000);
   await run([...AS_ROOT, 'flock', '-w', '900', join(dir, '.lock'), 'sh', '-c', script, 'build-root', root, mirror, INCLUDE.join(',')], 900_000);
