@@ -13,18 +13,27 @@ import { errText } from '../system/err-text.js';
 
 export const HISTORY_FILE = 'history.json';
 
+const values = z.array(z.number().finite().nullable());
+
+const minutesSchema = z
+  .strictObject({ t0: z.number().finite(), dt: z.array(z.number().int().min(0)), min: values, mean: values, max: values })
+  .refine((m) => [m.min, m.mean, m.max].every((c) => c.length === m.dt.length), 'dt, min, mean and max must have the same length');
+
 const seriesSchema = z
   .strictObject({
     intervalMs: z.number().int().min(1000),
     t0: z.number().finite(),
     dt: z.array(z.number().int().min(0)),
-    v: z.array(z.number().finite().nullable()),
+    v: values,
+    /** Version 2: the day before the raw hour, a bucket a minute. */
+    minutes: minutesSchema.optional(),
   })
   .refine((s) => s.dt.length === s.v.length, 'dt and v must have the same length');
 
 const fileSchema = z.strictObject({
   format: z.literal('w1mqtt-history'),
-  version: z.literal(1),
+  // 1: every point raw (before minute buckets); still read, its older points folded into minutes as they load.
+  version: z.union([z.literal(1), z.literal(2)]),
   savedAt: z.string(),
   sensors: z.record(z.string(), seriesSchema),
 });
@@ -66,7 +75,7 @@ export async function loadHistoryFile(path: string): Promise<LoadOutcome> {
 
 export async function saveHistoryFile(path: string, sensors: Record<string, SavedSeries>, now: Date): Promise<number> {
   await mkdir(dirname(path), { recursive: true });
-  const text = JSON.stringify({ format: 'w1mqtt-history', version: 1, savedAt: now.toISOString(), sensors });
+  const text = JSON.stringify({ format: 'w1mqtt-history', version: 2, savedAt: now.toISOString(), sensors });
   const tmp = `${path}.tmp-${process.pid}`;
   const handle = await open(tmp, 'w', 0o644);
   try {
