@@ -6,6 +6,7 @@ import { measureCost, DEBIAN_PYTHON, FLOOR_LABEL, type CostResult } from './cost
 import { measureBundled, type BundledResult } from './bundled.js';
 import { measureCycles, type CycleResult } from './cycle.js';
 import { measureLatency, type LatencyResult } from './latency.js';
+import { measureHistory, type HistoryResult } from './history.js';
 import { fmt, table } from './lib.js';
 import { measureStarvation, type StarveResult } from './starve.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
@@ -15,7 +16,7 @@ import { startMosquitto } from '../test/helpers/mosquitto.js';
  * against a Python baseline, broker latency. Every comparison is measured in this run, side
  * by side. Prints tables, writes bench/result.json, ends with one line per target.
  * `--quick` runs small sizes only (a smoke test of the bench itself); `BENCH_ONLY=cycle,two`
- * runs only the parts named (cycle, two, starve, cost, latency, bundled).
+ * runs only the parts named (cycle, two, starve, cost, latency, bundled, history).
  */
 const quick = process.argv.includes('--quick');
 const only = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -100,6 +101,20 @@ if (runs('bundled')) {
   log(table(['process', 'RSS MB', 'peak RSS MB', 'CPU s'], bundled.map((b) => [b.process, b.rssMb, b.peakRssMb, b.cpuS])));
 }
 
+// (g) the page's history over a simulated day
+let history: HistoryResult[] = [];
+const historySensors = quick ? 100 : 1000;
+if (runs('history')) {
+  history = await measureHistory(historySensors);
+  log(`\n(g) the live page's history: a day fast-forwarded through the injected clock (a plain Node process runs in ${fmt(history[0]?.emptyRssMb ?? 0)} MB)`);
+  log(
+    table(
+      ['sensors', 'interval s', 'readings', 'CPU s', 'kB per sensor', 'chart points', 'saved kB per sensor', 'peak RSS MB (held)', 'peak RSS MB (+ saved form)'],
+      history.map((h) => [String(h.sensors), String(h.intervalMs / 1000), String(h.readings), h.cpuS, h.bytesPerSensor / 1024, String(h.chartPoints), h.fileBytesPerSensor / 1024, h.heldRssMb, h.peakRssMb]),
+    ),
+  );
+}
+
 // targets (only those whose part ran)
 const targets: { name: string; value: string; met: boolean }[] = [];
 if (cycles.length > 0) {
@@ -127,7 +142,14 @@ if (cost.length > 0) {
   }
   if (agentRuns.length > 0) targets.push({ name: `agent RSS < 80 MB at ${sensors} sensors`, value: `${fmt(peak)} MB`, met: peak < 80 });
 }
-const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, only, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, bundled, targets, seconds: (Date.now() - started) / 1000 };
+if (history.length > 0) {
+  for (const h of history.filter((x) => x.sensors === 1)) {
+    targets.push({ name: `history ≤ 64 kB per sensor at ${h.intervalMs / 1000} s, after a day`, value: `${fmt(h.bytesPerSensor / 1024)} kB`, met: h.bytesPerSensor <= 64 * 1024 });
+  }
+  const many = history.find((x) => x.sensors === historySensors);
+  if (many) targets.push({ name: `peak RSS < 100 MB with ${historySensors} sensors at 1 s after a day`, value: `${fmt(many.heldRssMb)} MB (${fmt(many.peakRssMb)} MB while building the saved form)`, met: many.heldRssMb < 100 });
+}
+const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, only, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, bundled, history, targets, seconds: (Date.now() - started) / 1000 };
 // A partial run keeps the last full result.json.
 const out = only ? `./result-${only.join('-')}.json` : './result.json';
 await writeFile(new URL(out, import.meta.url), `${JSON.stringify(result, null, 2)}\n`);

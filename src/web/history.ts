@@ -74,13 +74,14 @@ export class History {
   /** One reading: °C, or NaN for a failed read. */
   record(key: string, intervalMs: number, at: number, celsius: number): void {
     const s = this.#get(key, intervalMs);
-    // Raw points older than the raw window go into their minute, oldest first.
-    while (s.raw.size > 0 && s.raw.at(0).t < at - this.#rawMs) {
-      const p = s.raw.shift();
-      if (p) s.minutes.add(p.t, p.v);
+    // Raw points older than the raw window (or beyond its size) go into their minute, oldest
+    // first, read in place: this runs for every reading, so it builds no object.
+    const raw = s.raw;
+    while (raw.oldestT < at - this.#rawMs || raw.full) {
+      s.minutes.add(raw.oldestT, raw.oldestV);
+      raw.dropOldest();
     }
-    const dropped = s.raw.push(at, celsius);
-    if (dropped) s.minutes.add(dropped.t, dropped.v);
+    raw.push(at, celsius);
   }
 
   /** The last day of one sensor, oldest first: a point per minute bucket (its mean), then the raw points. */

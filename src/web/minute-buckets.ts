@@ -2,6 +2,9 @@ import { fromFixed4, toFixed4 } from './ring.js';
 
 const FIRST_ALLOCATION = 64;
 export const MINUTE_MS = 60_000;
+/** min and max are kept as distances from the mean in thousandths, up to 65.535 (Uint16). */
+const SPREAD_SCALE = 1000;
+const SPREAD_MAX = 0xffff;
 
 /** One minute of a sensor: the time of its last reading, and min/mean/max of its good ones (NaN: only failed reads). */
 export interface Bucket {
@@ -11,73 +14,72 @@ export interface Bucket {
   readonly max: number;
 }
 
-interface OpenMinute {
-  minute: number;
-  t: number;
-  sum: number;
-  good: number;
-  min: number;
-  max: number;
-}
-
 /**
- * The older part of a sensor's history as 1-minute min/mean/max buckets: 20 bytes a minute
- * (time as Float64, the three values as fixed-point Int32), whatever the sensor's interval.
+ * The older part of a sensor's history as 1-minute min/mean/max buckets, 14 bytes a minute
+ * whatever the sensor's interval: the minute (Int32 minutes since the epoch) and the last
+ * reading's millisecond in it (Uint16), so the time is exact; the mean as fixed-point Int32;
+ * min and max as Uint16 thousandths below and above it (rounded outwards, so the band
+ * always contains the readings; a spread over 65 in one minute is clamped).
  * Points come in oldest first (as they leave the raw ring); the minute being filled stays
- * open until a point of a later minute arrives. A point from an earlier minute (a clock
- * stepped back) joins the open one rather than rewriting closed ones.
+ * open, in plain fields (no object per minute), until a point of a later minute arrives. A
+ * point from an earlier minute (a clock stepped back) joins the open one.
  */
 export class MinuteBuckets {
   readonly #capacity: number;
-  #t: Float64Array;
-  #min: Int32Array;
+  #minute: Int32Array;
+  #ms: Uint16Array;
   #mean: Int32Array;
-  #max: Int32Array;
+  #below: Uint16Array;
+  #above: Uint16Array;
   #start = 0;
   #size = 0;
-  #open: OpenMinute | undefined;
+  // The open minute: NaN when none.
+  #openMinute = NaN;
+  #openT = 0;
+  #sum = 0;
+  #good = 0;
+  #lo = Infinity;
+  #hi = -Infinity;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`bucket capacity must be a positive integer, not ${capacity}`);
     this.#capacity = capacity;
     const n = Math.min(capacity, FIRST_ALLOCATION);
-    this.#t = new Float64Array(n);
-    this.#min = new Int32Array(n);
+    this.#minute = new Int32Array(n);
+    this.#ms = new Uint16Array(n);
     this.#mean = new Int32Array(n);
-    this.#max = new Int32Array(n);
+    this.#below = new Uint16Array(n);
+    this.#above = new Uint16Array(n);
   }
 
   get bytes(): number {
-    return this.#t.byteLength + this.#min.byteLength + this.#mean.byteLength + this.#max.byteLength;
+    return this.#minute.byteLength + this.#ms.byteLength + this.#mean.byteLength + this.#below.byteLength + this.#above.byteLength;
   }
 
   /** Closed buckets held, plus the open one. */
   get size(): number {
-    return this.#size + (this.#open ? 1 : 0);
+    return this.#size + (Number.isNaN(this.#openMinute) ? 0 : 1);
   }
 
   /** One raw reading (NaN = failed). */
   add(t: number, v: number): void {
     const minute = Math.floor(t / MINUTE_MS);
-    let open = this.#open;
-    if (open && minute > open.minute) {
-      this.#close(open);
-      open = undefined;
+    if (minute > this.#openMinute) this.#close();
+    if (Number.isNaN(this.#openMinute)) {
+      this.#openMinute = minute;
+      this.#openT = t;
     }
-    if (!open) open = this.#open = { minute, t, sum: 0, good: 0, min: Infinity, max: -Infinity };
-    open.t = Math.max(open.t, t);
+    this.#openT = Math.max(this.#openT, t);
     if (Number.isNaN(v)) return;
-    open.sum += v;
-    open.good++;
-    open.min = Math.min(open.min, v);
-    open.max = Math.max(open.max, v);
+    this.#sum += v;
+    this.#good++;
+    this.#lo = Math.min(this.#lo, v);
+    this.#hi = Math.max(this.#hi, v);
   }
 
   /** A bucket already made (a saved history), after any held. */
   push(b: Bucket): void {
-    if (this.#open) {
-      this.#close(this.#open);
-    }
+    this.#close();
     this.#append(b.t, b.min, b.mean, b.max);
   }
 
@@ -85,55 +87,64 @@ export class MinuteBuckets {
   buckets(since = -Infinity): Bucket[] {
     const out: Bucket[] = [];
     for (let i = 0; i < this.#size; i++) {
-      const j = (this.#start + i) % this.#t.length;
-      const t = this.#t[j] ?? NaN;
+      const j = (this.#start + i) % this.#minute.length;
+      const t = (this.#minute[j] ?? 0) * MINUTE_MS + (this.#ms[j] ?? 0);
       if (t < since) continue;
-      out.push({ t, min: fromFixed4(this.#min[j] ?? NaN), mean: fromFixed4(this.#mean[j] ?? NaN), max: fromFixed4(this.#max[j] ?? NaN) });
+      const mean = fromFixed4(this.#mean[j] ?? NaN);
+      out.push({ t, mean, min: round4(mean - (this.#below[j] ?? 0) / SPREAD_SCALE), max: round4(mean + (this.#above[j] ?? 0) / SPREAD_SCALE) });
     }
-    const o = this.#open;
-    if (o && o.t >= since) {
-      out.push(o.good === 0 ? { t: o.t, min: NaN, mean: NaN, max: NaN } : { t: o.t, min: round4(o.min), mean: round4(o.sum / o.good), max: round4(o.max) });
+    if (!Number.isNaN(this.#openMinute) && this.#openT >= since) {
+      out.push(this.#good === 0 ? { t: this.#openT, min: NaN, mean: NaN, max: NaN } : { t: this.#openT, min: round4(this.#lo), mean: round4(this.#sum / this.#good), max: round4(this.#hi) });
     }
     return out;
   }
 
-  #close(o: OpenMinute): void {
-    this.#open = undefined;
-    if (o.good === 0) this.#append(o.t, NaN, NaN, NaN);
-    else this.#append(o.t, o.min, o.sum / o.good, o.max);
+  #close(): void {
+    if (Number.isNaN(this.#openMinute)) return;
+    if (this.#good === 0) this.#append(this.#openT, NaN, NaN, NaN);
+    else this.#append(this.#openT, this.#lo, this.#sum / this.#good, this.#hi);
+    this.#openMinute = NaN;
+    this.#sum = 0;
+    this.#good = 0;
+    this.#lo = Infinity;
+    this.#hi = -Infinity;
   }
 
   #append(t: number, min: number, mean: number, max: number): void {
-    if (this.#size === this.#t.length && this.#size < this.#capacity) this.#grow();
-    const cap = this.#t.length;
+    if (this.#size === this.#minute.length && this.#size < this.#capacity) this.#grow();
+    const cap = this.#minute.length;
     const at = (this.#start + this.#size) % cap;
-    this.#t[at] = t;
-    this.#min[at] = toFixed4(min);
-    this.#mean[at] = toFixed4(mean);
-    this.#max[at] = toFixed4(max);
+    const minute = Math.floor(t / MINUTE_MS);
+    this.#minute[at] = minute;
+    this.#ms[at] = t - minute * MINUTE_MS;
+    const m = toFixed4(mean);
+    this.#mean[at] = m;
+    const exact = fromFixed4(m);
+    this.#below[at] = spread(exact - min);
+    this.#above[at] = spread(max - exact);
     if (this.#size < cap) this.#size++;
     else this.#start = (this.#start + 1) % cap;
   }
 
   #grow(): void {
-    const length = Math.min(this.#capacity, this.#t.length * 2);
-    const t = new Float64Array(length);
-    const min = new Int32Array(length);
-    const mean = new Int32Array(length);
-    const max = new Int32Array(length);
-    for (let i = 0; i < this.#size; i++) {
-      const j = (this.#start + i) % this.#t.length;
-      t[i] = this.#t[j] ?? NaN;
-      min[i] = this.#min[j] ?? 0;
-      mean[i] = this.#mean[j] ?? 0;
-      max[i] = this.#max[j] ?? 0;
-    }
-    this.#t = t;
-    this.#min = min;
-    this.#mean = mean;
-    this.#max = max;
+    const length = Math.min(this.#capacity, this.#minute.length * 2);
+    const copy = <A extends Int32Array | Uint16Array>(from: A, to: A): A => {
+      for (let i = 0; i < this.#size; i++) to[i] = from[(this.#start + i) % from.length] ?? 0;
+      return to;
+    };
+    this.#minute = copy(this.#minute, new Int32Array(length));
+    this.#ms = copy(this.#ms, new Uint16Array(length));
+    this.#mean = copy(this.#mean, new Int32Array(length));
+    this.#below = copy(this.#below, new Uint16Array(length));
+    this.#above = copy(this.#above, new Uint16Array(length));
     this.#start = 0;
   }
+}
+
+/** A distance from the mean in thousandths, rounded up (NaN: a minute of failed reads, 0). */
+function spread(d: number): number {
+  if (!(d > 0)) return 0;
+  return Math.min(SPREAD_MAX, Math.ceil(Math.round(d * SPREAD_SCALE * 1000) / 1000));
 }
 
 function round4(x: number): number {

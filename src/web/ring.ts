@@ -80,9 +80,29 @@ export class Ring {
   shift(): { t: number; v: number } | undefined {
     if (this.#size === 0) return undefined;
     const p = this.at(0);
+    this.dropOldest();
+    return p;
+  }
+
+  /** The oldest point's time (NaN when empty), without building a point. */
+  get oldestT(): number {
+    return this.#size === 0 ? NaN : this.#base + (this.#t[this.#start] ?? NaN);
+  }
+
+  /** The oldest point's value (NaN when empty or a failed read). */
+  get oldestV(): number {
+    return this.#size === 0 ? NaN : fromFixed4(this.#v[this.#start] ?? GAP);
+  }
+
+  get full(): boolean {
+    return this.#size === this.#capacity;
+  }
+
+  /** Drop the oldest point (after reading it through oldestT/oldestV: no object per point). */
+  dropOldest(): void {
+    if (this.#size === 0) return;
     this.#start = (this.#start + 1) % this.#t.length;
     this.#size--;
-    return p;
   }
 
   /** The i-th oldest point (0 = oldest). */
