@@ -25,7 +25,9 @@ const heldRssMb = process.resourceUsage().maxRSS / 1024;
 let chartPoints = 0;
 for (const k of keys) chartPoints = Math.max(chartPoints, h.chart(k, end).t.length);
 const bytesPerSensor = h.bytesFor(keys[0] ?? '');
-const saved = JSON.stringify(h.snapshot(end));
+// The saved form as a clean stop writes it (history-file.ts): one sensor's JSON at a time.
+let savedBytes = 0;
+for (const [key, series] of h.saved(end)) savedBytes += Buffer.byteLength(`${JSON.stringify(key)}:${JSON.stringify(series)},`);
 process.stdout.write(
   `${JSON.stringify({
     sensors,
@@ -34,7 +36,7 @@ process.stdout.write(
     cpuS: (cpu.user + cpu.system) / 1e6,
     bytesPerSensor,
     chartPoints,
-    fileBytesPerSensor: Buffer.byteLength(saved) / sensors,
+    fileBytesPerSensor: savedBytes / sensors,
     heldRssMb,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   })}\n`,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { agentNodeFlags } from '../test/helpers/node-flags.js';
 
 const run = promisify(execFile);
 
@@ -26,7 +27,8 @@ export interface HistoryResult {
 /**
  * The page's history over a simulated day, each case in a fresh process (bundled like
  * dist/, so no loader's memory counts): one sensor at 1 s and at 60 s for bytes per sensor,
- * and `many` sensors at 1 s for the process's peak RSS.
+ * and `many` sensors at 1 s for the process's peak RSS. With the agent's node flags (bin/w1mqtt.cjs's #! line),
+ * as the agent runs.
  */
 export async function measureHistory(many: number): Promise<HistoryResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-bench-history-'));
@@ -37,7 +39,7 @@ export async function measureHistory(many: number): Promise<HistoryResult[]> {
     const emptyRssMb = Number(empty.stdout);
     const out: HistoryResult[] = [];
     for (const [sensors, intervalMs] of [[1, 1000], [1, 60_000], [many, 1000]] as const) {
-      const { stdout } = await run(process.execPath, [child, String(sensors), String(intervalMs)], { maxBuffer: 1 << 20 });
+      const { stdout } = await run(process.execPath, [...agentNodeFlags(), child, String(sensors), String(intervalMs)], { maxBuffer: 1 << 20 });
       out.push({ ...(JSON.parse(stdout) as Omit<HistoryResult, 'emptyRssMb'>), emptyRssMb });
     }
     return out;

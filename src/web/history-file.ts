@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { SavedSeries } from './history.js';
@@ -73,17 +73,40 @@ export async function loadHistoryFile(path: string): Promise<LoadOutcome> {
   return { kind: 'invalid', reason, keptAs: moved ? keptAs : undefined };
 }
 
-export async function saveHistoryFile(path: string, sensors: Record<string, SavedSeries>, now: Date): Promise<number> {
+/**
+ * Writes the sensors as they come (an iterable: one sensor's JSON in memory at a time).
+ * Returns the bytes written and the sensors, or undefined when there were none (nothing written).
+ */
+export async function saveHistoryFile(
+  path: string,
+  sensors: Record<string, SavedSeries> | Iterable<[string, SavedSeries]>,
+  now: Date,
+): Promise<{ bytes: number; sensors: number } | undefined> {
+  const entries = Symbol.iterator in sensors ? sensors : Object.entries(sensors);
   await mkdir(dirname(path), { recursive: true });
-  const text = JSON.stringify({ format: 'w1mqtt-history', version: 2, savedAt: now.toISOString(), sensors });
   const tmp = `${path}.tmp-${process.pid}`;
   const handle = await open(tmp, 'w', 0o644);
+  let bytes = 0;
+  let count = 0;
   try {
-    await handle.writeFile(text);
-    await handle.sync();
+    const write = async (text: string): Promise<void> => {
+      bytes += Buffer.byteLength(text);
+      await handle.write(text);
+    };
+    await write(`{"format":"w1mqtt-history","version":2,"savedAt":${JSON.stringify(now.toISOString())},"sensors":{`);
+    for (const [key, series] of entries) {
+      await write(`${count === 0 ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(series)}`);
+      count++;
+    }
+    await write('}}');
+    if (count > 0) await handle.sync();
   } finally {
     await handle.close();
   }
+  if (count === 0) {
+    await rm(tmp, { force: true });
+    return undefined;
+  }
   await rename(tmp, path);
-  return Buffer.byteLength(text);
+  return { bytes, sensors: count };
 }

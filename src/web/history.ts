@@ -158,7 +158,11 @@ export class History {
 
   /** Every sensor's last day in the saved form. */
   snapshot(now: number): Record<string, SavedSeries> {
-    const out: Record<string, SavedSeries> = {};
+    return Object.fromEntries(this.saved(now));
+  }
+
+  /** The same, one sensor at a time: the file is written as they come, never whole in memory (1 000 sensors at 1 s make ~80 MB of JSON). */
+  *saved(now: number): Generator<[string, SavedSeries]> {
     const since = now - this.#windowMs;
     for (const [key, s] of this.#series) {
       const { t, v } = s.raw.columns(since);
@@ -167,14 +171,13 @@ export class History {
       if (first === undefined) continue;
       const series: SavedSeries = { intervalMs: s.intervalMs, t0: first, dt: deltas(t), v: v.map((x) => (x === null ? null : round4(x))) };
       if (buckets.length === 0) {
-        out[key] = series;
+        yield [key, series];
         continue;
       }
       const bt = buckets.map((b) => b.t);
       const col = (pick: (b: (typeof buckets)[number]) => number): (number | null)[] => buckets.map((b) => (Number.isNaN(pick(b)) ? null : round4(pick(b))));
-      out[key] = { ...series, minutes: { t0: bt[0] ?? first, dt: deltas(bt), min: col((b) => b.min), mean: col((b) => b.mean), max: col((b) => b.max) } };
+      yield [key, { ...series, minutes: { t0: bt[0] ?? first, dt: deltas(bt), min: col((b) => b.min), mean: col((b) => b.mean), max: col((b) => b.max) } }];
     }
-    return out;
   }
 
   /** Put saved series back (either version), dropping points older than a day or after `now`. Returns the points kept. */
@@ -209,7 +212,9 @@ export class History {
     let s = this.#series.get(key);
     if (!s) {
       const buckets = Math.ceil((this.#windowMs - this.#rawMs) / MINUTE_MS) + 2;
-      s = { intervalMs, raw: new Ring(RAW_POINTS), minutes: new MinuteBuckets(buckets) };
+      // The raw hour at this interval (a little more: reads come a bit early or late), grown if more come.
+      const expected = Math.ceil((this.#rawMs / Math.max(1000, intervalMs)) * 1.05) + 2;
+      s = { intervalMs, raw: new Ring(RAW_POINTS, expected), minutes: new MinuteBuckets(buckets) };
       this.#series.set(key, s);
     }
     s.intervalMs = intervalMs;

@@ -189,11 +189,10 @@ export class LivePage {
   }
 
   async #save(file: string): Promise<void> {
-    const sensors = this.#history.snapshot(this.#now());
-    if (Object.keys(sensors).length === 0) return;
+    const now = this.#now();
     try {
-      const bytes = await saveHistoryFile(file, sensors, new Date(this.#now()));
-      this.#log.info({ file, sensors: Object.keys(sensors).length, bytes }, 'history saved');
+      const saved = await saveHistoryFile(file, this.#history.saved(now), new Date(now));
+      if (saved) this.#log.info({ file, sensors: saved.sensors, bytes: saved.bytes }, 'history saved');
     } catch (err) {
       this.#log.warn({ file, err: errText(err) }, 'cannot save history (set state_dir in sensors.yaml to a writable directory)');
     }

@@ -1,6 +1,5 @@
 import { fromFixed4, toFixed4 } from './ring.js';
 
-const FIRST_ALLOCATION = 64;
 export const MINUTE_MS = 60_000;
 /** min and max are kept as distances from the mean in thousandths, up to 65.535 (Uint16). */
 const SPREAD_SCALE = 1000;
@@ -33,18 +32,19 @@ export class MinuteBuckets {
   #above: Uint16Array;
   #start = 0;
   #size = 0;
-  // The open minute: NaN when none.
-  #openMinute = NaN;
-  #openT = 0;
-  #sum = 0;
-  #good = 0;
-  #lo = Infinity;
-  #hi = -Infinity;
+  /**
+   * The open minute: [minute (NaN: none), last time, sum, good readings, min, max]. In a
+   * typed array because V8 boxes a double written to an object's field: a field here would
+   * allocate at every reading.
+   */
+  readonly #open = new Float64Array([NaN, 0, 0, 0, Infinity, -Infinity]);
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`bucket capacity must be a positive integer, not ${capacity}`);
     this.#capacity = capacity;
-    const n = Math.min(capacity, FIRST_ALLOCATION);
+    // Nothing until the first minute closes (a sensor an hour old), then the whole capacity
+    // at once: 19 kB, and no outgrown arrays left to the allocator.
+    const n = 0;
     this.#minute = new Int32Array(n);
     this.#ms = new Uint16Array(n);
     this.#mean = new Int32Array(n);
@@ -58,23 +58,24 @@ export class MinuteBuckets {
 
   /** Closed buckets held, plus the open one. */
   get size(): number {
-    return this.#size + (Number.isNaN(this.#openMinute) ? 0 : 1);
+    return this.#size + (Number.isNaN(this.#open[0] ?? NaN) ? 0 : 1);
   }
 
   /** One raw reading (NaN = failed). */
   add(t: number, v: number): void {
+    const o = this.#open;
     const minute = Math.floor(t / MINUTE_MS);
-    if (minute > this.#openMinute) this.#close();
-    if (Number.isNaN(this.#openMinute)) {
-      this.#openMinute = minute;
-      this.#openT = t;
+    if (minute > (o[0] ?? NaN)) this.#close();
+    if (Number.isNaN(o[0] ?? NaN)) {
+      o[0] = minute;
+      o[1] = t;
     }
-    this.#openT = Math.max(this.#openT, t);
+    o[1] = Math.max(o[1] ?? t, t);
     if (Number.isNaN(v)) return;
-    this.#sum += v;
-    this.#good++;
-    this.#lo = Math.min(this.#lo, v);
-    this.#hi = Math.max(this.#hi, v);
+    o[2] = (o[2] ?? 0) + v;
+    o[3] = (o[3] ?? 0) + 1;
+    o[4] = Math.min(o[4] ?? v, v);
+    o[5] = Math.max(o[5] ?? v, v);
   }
 
   /** A bucket already made (a saved history), after any held. */
@@ -93,21 +94,20 @@ export class MinuteBuckets {
       const mean = fromFixed4(this.#mean[j] ?? NaN);
       out.push({ t, mean, min: round4(mean - (this.#below[j] ?? 0) / SPREAD_SCALE), max: round4(mean + (this.#above[j] ?? 0) / SPREAD_SCALE) });
     }
-    if (!Number.isNaN(this.#openMinute) && this.#openT >= since) {
-      out.push(this.#good === 0 ? { t: this.#openT, min: NaN, mean: NaN, max: NaN } : { t: this.#openT, min: round4(this.#lo), mean: round4(this.#sum / this.#good), max: round4(this.#hi) });
+    const [minute = NaN, t = 0, sum = 0, good = 0, lo = NaN, hi = NaN] = this.#open;
+    if (!Number.isNaN(minute) && t >= since) {
+      out.push(good === 0 ? { t, min: NaN, mean: NaN, max: NaN } : { t, min: round4(lo), mean: round4(sum / good), max: round4(hi) });
     }
     return out;
   }
 
   #close(): void {
-    if (Number.isNaN(this.#openMinute)) return;
-    if (this.#good === 0) this.#append(this.#openT, NaN, NaN, NaN);
-    else this.#append(this.#openT, this.#lo, this.#sum / this.#good, this.#hi);
-    this.#openMinute = NaN;
-    this.#sum = 0;
-    this.#good = 0;
-    this.#lo = Infinity;
-    this.#hi = -Infinity;
+    const o = this.#open;
+    const [minute = NaN, t = 0, sum = 0, good = 0, lo = NaN, hi = NaN] = o;
+    if (Number.isNaN(minute)) return;
+    if (good === 0) this.#append(t, NaN, NaN, NaN);
+    else this.#append(t, lo, sum / good, hi);
+    o.set([NaN, 0, 0, 0, Infinity, -Infinity]);
   }
 
   #append(t: number, min: number, mean: number, max: number): void {
@@ -127,7 +127,7 @@ export class MinuteBuckets {
   }
 
   #grow(): void {
-    const length = Math.min(this.#capacity, this.#minute.length * 2);
+    const length = this.#capacity;
     const copy = <A extends Int32Array | Uint16Array>(from: A, to: A): A => {
       for (let i = 0; i < this.#size; i++) to[i] = from[(this.#start + i) % from.length] ?? 0;
       return to;

@@ -37,10 +37,11 @@ export class Ring {
   #start = 0;
   #size = 0;
 
-  constructor(capacity: number) {
+  /** `expected`: the points it will likely hold (the history knows the interval), allocated at once so no outgrown arrays are left behind. */
+  constructor(capacity: number, expected = FIRST_ALLOCATION) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, not ${capacity}`);
     this.#capacity = capacity;
-    this.#t = new Int32Array(Math.min(capacity, FIRST_ALLOCATION));
+    this.#t = new Int32Array(Math.max(1, Math.min(capacity, Math.ceil(expected))));
     this.#v = new Int32Array(this.#t.length);
   }
 

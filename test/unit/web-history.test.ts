@@ -123,8 +123,10 @@ test('history file: written once atomically, read back; garbage is kept aside, n
   const file = historyPath(join(dir, 'state', 'nested'));
   assert.deepEqual(await loadHistoryFile(file), { kind: 'missing' });
   const sensors = { '28-a': { intervalMs: 30_000, t0: 1000, dt: [0, 30_000], v: [20.5, null] } };
-  const bytes = await saveHistoryFile(file, sensors, new Date(0));
-  assert.equal((await stat(file)).size, bytes);
+  const saved = await saveHistoryFile(file, sensors, new Date(0));
+  assert.deepEqual(saved, { bytes: (await stat(file)).size, sensors: 1 });
+  // No sensors: nothing written, the last file kept.
+  assert.equal(await saveHistoryFile(file, [], new Date(0)), undefined);
   assert.deepEqual(await loadHistoryFile(file), { kind: 'loaded', sensors });
   // Version 1 files (raw points only, as saved before minute buckets) still load.
   await writeFile(file, JSON.stringify({ format: 'w1mqtt-history', version: 1, savedAt: 'x', sensors }));
