@@ -40,6 +40,7 @@ export function startExtras(o: ExtrasOptions): Extras {
   const stats = new StatsReporter({
     topic: statsTopic,
     intervalMs: o.config().mqtt.stats_interval,
+    planned: () => o.sensors().map((s) => s.key),
     publish: (topic, payload) => o.publisher()?.publish(topic, payload, { qos: 0, retain: true }) ?? noConnection(),
     source: {
       sensors: () => o.sensors().length,
@@ -74,7 +75,7 @@ export function startExtras(o: ExtrasOptions): Extras {
   };
   startDiscovery();
 
-  const onReading: (...args: AgentEvents['reading']) => void = (_sensor, result) => stats.count(result.ok);
+  const onReading: (...args: AgentEvents['reading']) => void = (sensor, result) => stats.count(result.ok, sensor.key);
   const onPlan: (...args: AgentEvents['plan']) => void = (sensors) => discovery?.update(sensors);
   const onReload: (...args: AgentEvents['reload']) => void = (config) => {
     stats.reschedule(config.mqtt.stats_interval);

@@ -56,6 +56,12 @@ export interface StatsReporterOptions {
   readonly intervalMs: number;
   readonly publish: (topic: string, payload: string) => Promise<void>;
   readonly now?: () => number;
+  /**
+   * The keys of the sensors polled: once each has been read (the first full cycle), the
+   * stats go out at once, so a subscriber sees them seconds after start, not a
+   * stats_interval later. Without it, only the interval publishes.
+   */
+  readonly planned?: () => readonly string[];
 }
 
 export class StatsReporter {
@@ -64,16 +70,26 @@ export class StatsReporter {
   readonly readings: ReadingCounts = { ok: 0, failed: 0 };
   #startedAt = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Sensors not yet read before the first publish; undefined before the first reading and after the first publish. */
+  #unread: Set<string> | undefined;
+  #published = false;
+  /** mqtt.stats_interval in force: 0 is off, the first cycle's message too. */
+  #intervalMs = 0;
 
   constructor(options: StatsReporterOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Count one reading (the agent's 'reading' event). */
-  count(ok: boolean): void {
+  /** Count one reading (the agent's 'reading' event) of the sensor `key`. */
+  count(ok: boolean, key?: string): void {
     if (ok) this.readings.ok++;
     else this.readings.failed++;
+    if (this.#published || key === undefined || !this.#o.planned) return;
+    this.#unread ??= new Set(this.#o.planned());
+    this.#unread.delete(key);
+    // A sensor that left the plan before its first read would hold this back: the interval still publishes.
+    if (this.#unread.size === 0 && this.#intervalMs > 0) this.publishNow();
   }
 
   start(): void {
@@ -85,12 +101,15 @@ export class StatsReporter {
   reschedule(intervalMs: number): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#intervalMs = intervalMs;
     if (intervalMs <= 0) return;
     this.#timer = setInterval(() => this.publishNow(), intervalMs);
     this.#timer.unref();
   }
 
   publishNow(): void {
+    this.#published = true;
+    this.#unread = undefined;
     // A stats message lost to an outage is replaced by the next one: never worth a warning.
     this.#o.publish(this.#o.topic(), statsPayload(this.#o.source, this.readings, this.#startedAt, this.#now())).catch(() => undefined);
   }
