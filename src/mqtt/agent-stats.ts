@@ -89,7 +89,12 @@ export class StatsReporter {
     this.#unread ??= new Set(this.#o.planned());
     this.#unread.delete(key);
     // A sensor that left the plan before its first read would hold this back: the interval still publishes.
-    if (this.#unread.size === 0 && this.#intervalMs > 0) this.publishNow();
+    if (this.#unread.size === 0 && this.#intervalMs > 0) {
+      this.#published = true;
+      this.#unread = undefined;
+      // After the reading's own turn: the bus records its cycle time once its last read is done.
+      setImmediate(() => this.publishNow());
+    }
   }
 
   start(): void {

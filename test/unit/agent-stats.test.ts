@@ -43,7 +43,7 @@ test('the reporter counts readings and publishes them to its topic', { timeout: 
   reporter.stop();
 });
 
-test('the stats go out once every planned sensor has been read (the first full cycle), not only after the interval', { timeout: 5000 }, () => {
+test('the stats go out once every planned sensor has been read (the first full cycle), not only after the interval', { timeout: 5000 }, async () => {
   const sent: string[] = [];
   const options = { source, topic: () => 'home/w1mqtt/pi/stats', publish: async (_t: string, p: string) => void sent.push(p), now: () => 5000, planned: () => ['28-a', '28-b', '28-b/humidity'] };
   // An hour's interval: only the first cycle can publish within this test.
@@ -54,16 +54,19 @@ test('the stats go out once every planned sensor has been read (the first full c
   reporter.count(true, '28-a');
   assert.equal(sent.length, 0, 'not before every sensor has been read');
   reporter.count(true, '28-b/humidity');
+  await new Promise(setImmediate);
   assert.equal(sent.length, 1);
   assert.deepEqual((JSON.parse(sent[0] ?? '{}') as { readings: unknown }).readings, { ok: 3, failed: 1 });
   // Once only: the next cycle waits for the interval.
   for (const key of ['28-a', '28-b', '28-b/humidity']) reporter.count(true, key);
+  await new Promise(setImmediate);
   assert.equal(sent.length, 1);
   reporter.stop();
   // stats_interval 0 turns the stats off, the first cycle's message too.
   const off = new StatsReporter({ ...options, intervalMs: 0 });
   off.start();
   for (const key of ['28-a', '28-b', '28-b/humidity']) off.count(true, key);
+  await new Promise(setImmediate);
   assert.equal(sent.length, 1);
   off.stop();
 });
