@@ -47,7 +47,7 @@ interface Series {
 
 /**
  * Per sensor (keyed by sysfs id): the last hour as raw readings, the rest of the day as
- * 1-minute min/mean/max buckets, so a sensor costs the same at 1 s as at 60 s (about 56 kB
+ * 1-minute min/mean/max buckets, so a sensor costs the same at 1 s as at 60 s (about 47 kB
  * at most) and memory is bounded whatever the uptime. Lives in memory only: it is written to
  * disk once, on a clean stop (history-file.ts), never per reading.
  */
