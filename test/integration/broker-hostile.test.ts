@@ -2,15 +2,14 @@ import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connect as mqttConnect } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { fixtureWorkspace, startCli, type AgentProcess } from '../helpers/agent-process.js';
 import { haveMosquitto } from '../helpers/mosquitto.js';
 import { publishOnce } from '../helpers/mqtt-pub.js';
-import { subscribe, type Subscriber } from '../helpers/mqtt-sub.js';
+import { subscribe } from '../helpers/mqtt-sub.js';
 import { freePort } from '../helpers/ports.js';
-import { children, usage } from '../helpers/proc-usage.js';
+import { children, freshReading, usage } from '../helpers/proc-usage.js';
 
 /**
  * Hostile input at the bundled broker (mosquitto, supervised by a real `w1mqtt run` on a
@@ -51,16 +50,6 @@ function closedByServer(socket: Socket, ms: number): Promise<void> {
   });
 }
 
-/** A fresh reading of the kitchen sensor arrives at the subscriber (the agent is undisturbed). */
-async function freshReading(sub: Subscriber, timeoutMs = 15_000): Promise<void> {
-  const seen = sub.retainedLines.length;
-  const deadline = Date.now() + timeoutMs;
-  while (!sub.retainedLines.slice(seen).some((m) => m.topic === KITCHEN)) {
-    if (Date.now() > deadline) throw new Error(`no new ${KITCHEN} reading within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
 function brokerLog(agent: AgentProcess, kind: string, extra: (l: Record<string, unknown>) => boolean = () => true, timeoutMs = 15_000) {
   return agent.waitForLog((l) => l['module'] === 'broker' && l['kind'] === kind && extra(l), timeoutMs);
 }
@@ -83,7 +72,7 @@ sensors:
   await agent.waitForLog((l) => l['msg'] === 'connected' && l['module'] === 'mqtt', 30_000);
   const sub = await subscribe({ port, topics: [KITCHEN, `home/w1mqtt/${CLIENT_ID}/#`] });
   t.after(() => sub.stop());
-  await freshReading(sub);
+  await freshReading(sub, KITCHEN, 15_000);
 
   await t.test('a malformed packet: the connection is closed', STEP, async () => {
     const s1 = await raw(port);
@@ -94,7 +83,7 @@ sensors:
     s2.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x48, 0x54, 0x54, 0x50, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]));
     await closedByServer(s2, 5000);
     await brokerLog(agent, 'protocol_error');
-    await freshReading(sub);
+    await freshReading(sub, KITCHEN, 15_000);
   });
 
   await t.test('an oversized packet: dropped, by raw socket and by mosquitto_pub', STEP, async () => {
@@ -107,7 +96,7 @@ sensors:
     const small = await publishOnce({ port, topic: 'small/payload', message: 'x'.repeat(1000) });
     assert.equal(small.code, 0, small.output);
     assert.notEqual(big.code, 0, big.output);
-    await freshReading(sub);
+    await freshReading(sub, KITCHEN, 15_000);
   });
 
   await t.test('500 connections at once: up to max_connections, the rest refused, logged once', STEP, async (tt) => {
@@ -134,7 +123,7 @@ sensors:
     assert.ok(outcomes.length - accepted >= 500 - MAX_CONNECTIONS - 10, `refused ${outcomes.length - accepted}`);
     await brokerLog(agent, 'connection_limit');
     // The agent has a listener of its own: it stays up and keeps publishing.
-    await freshReading(sub);
+    await freshReading(sub, KITCHEN, 15_000);
     for (const s of sockets) s.destroy();
     const over = await agent.waitForLog((l) => l['kind'] === 'connection_limit' && typeof l['count'] === 'number', 30_000);
     assert.ok(Number(over['count']) >= 1, JSON.stringify(over));
@@ -160,14 +149,14 @@ sensors:
     const chunk = Buffer.alloc(60_000, 0x61);
     // ~18 MB: far more than the kernel and Node buffers of one connection hold.
     for (let i = 0; i < 300; i++) flooder.publish('flood/data', chunk, { qos: 1 });
-    await freshReading(sub);
+    await freshReading(sub, KITCHEN, 15_000);
     assert.equal(sub.lines.some((l) => l.startsWith('flood/')), false);
   });
 
   await t.test("a client using the agent's client id: the agent gets its session back and keeps publishing", STEP, async () => {
     const takeover = await publishOnce({ port, topic: 'x/y', message: 'z', clientId: CLIENT_ID });
     assert.equal(takeover.code, 0, takeover.output);
-    await freshReading(sub);
+    await freshReading(sub, KITCHEN, 15_000);
   });
 
   await t.test('20 000 retained messages of 4 KB: the readings go on; mosquitto 2.0 has no retained limit, its growth is the payload', STEP, async (tt) => {
@@ -186,8 +175,8 @@ sensors:
     const payload = Buffer.alloc(4096, 0x72);
     const COUNT = 20_000;
     for (let i = 0; i < COUNT; i++) await new Promise<void>((resolve) => flooder.publish(`retained/${i}`, payload, { qos: 0, retain: true }, () => resolve()));
-    await freshReading(sub);
-    await freshReading(sub);
+    await freshReading(sub, KITCHEN, 15_000);
+    await freshReading(sub, KITCHEN, 15_000);
     const brokerAfter = usage(broker)?.rssMb ?? 0;
     const agentAfter = usage(agent.pid)?.rssMb ?? 0;
     tt.diagnostic(`${COUNT} retained × 4 KB: mosquitto RSS ${brokerBefore.toFixed(0)} → ${brokerAfter.toFixed(0)} MB, agent ${agentBefore.toFixed(0)} → ${agentAfter.toFixed(0)} MB`);
@@ -196,7 +185,7 @@ sensors:
     assert.ok(agentAfter - agentBefore < 30, `agent ${agentBefore} → ${agentAfter} MB`);
     // Cleared again (an empty retained message removes one), so the broker's persistence stays small.
     for (let i = 0; i < COUNT; i++) await new Promise<void>((resolve) => flooder.publish(`retained/${i}`, '', { qos: 0, retain: true }, () => resolve()));
-    await freshReading(sub);
+    await freshReading(sub, KITCHEN, 15_000);
   });
 
   const stats = sub.retainedLines.filter((m) => m.topic === `home/w1mqtt/${CLIENT_ID}/stats`).at(-1);
