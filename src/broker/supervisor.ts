@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, chmod, constants, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -253,8 +253,8 @@ async function checkFiles(settings: BrokerConfig, warn?: (message: string) => vo
   for (const [key, file] of files) {
     if (file === undefined) continue;
     try {
-      await access(file, constants.R_OK);
-      // mosquitto reads these itself: a FIFO would hang it at start, /dev/zero would swell it.
+      // Opened as mosquitto (the same user) will: unreadable files fail here. mosquitto reads
+      // them itself, so a FIFO would hang it at start and /dev/zero would swell it.
       const stats = await checkSmallFile(file, MAX_TLS_FILE_BYTES);
       const others = key === 'broker.password_file' || key === 'broker.acl_file' ? writableByOthers(stats) : undefined;
       if (others) warn?.(`${key} ${file} is ${others}-writable: anyone who can write it can add a user or a rule (sudo chmod 0640 ${file})`);
