@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,8 +74,7 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => {
-      rmSync(stateDir, { recursive: true, force: true });
-      resolve(code ?? signal ?? 'unknown');
+      void removeStateDir(stateDir).then(() => resolve(code ?? signal ?? 'unknown'));
     }),
   );
 
@@ -117,6 +116,30 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
     return result;
   };
   return { child, pid: child.pid ?? -1, logs, stdout: () => out, stderr: () => err, waitForLog, exited, stop };
+}
+
+/**
+ * A killed agent's bundled mosquitto outlives it briefly (pdeathsig SIGTERM, then it
+ * saves its persistence into the state dir), so wait for it before removing the dir.
+ */
+async function removeStateDir(stateDir: string): Promise<void> {
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(join(stateDir, 'broker', 'mosquitto.pid'), 'utf8').trim());
+  } catch {
+    // no bundled broker ran
+  }
+  for (let i = 0; pid > 0 && i < 100 && alive(pid); i++) await sleep(50);
+  await rm(stateDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A temp dir holding copies of the fixture trees (tests may change them) and a sensors.yaml. */
