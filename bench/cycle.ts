@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resolution } from '../src/onewire/scratchpad-encode.js';
 import type { BulkMode } from '../src/sampling/bulk.js';
-import { systemClock } from '../src/sampling/clock.js';
+import { systemClock } from '../src/system/clock.js';
 import { Scheduler } from '../src/sampling/scheduler.js';
 import { convTimeMs } from '../src/sim/bus-model.js';
 import { BusSimulator, sensorNames } from '../src/sim/bus-simulator.js';

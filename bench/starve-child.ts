@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock } from '../src/sampling/clock.js';
+import { systemClock } from '../src/system/clock.js';
 import { Scheduler } from '../src/sampling/scheduler.js';
 import { W1SysfsSource } from '../src/sources/w1-sysfs.js';
 import { percentile, silent } from './lib.js';

@@ -1,4 +1,4 @@
-import type { ReadErrorCode } from '../src/sources/source.js';
+import type { ReadErrorCode } from '../src/readings/read-result.js';
 import type { Resolution } from '../src/onewire/scratchpad-encode.js';
 
 /**

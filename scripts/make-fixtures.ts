@@ -9,8 +9,9 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chipName } from '../src/onewire/families.js';
-import { parseDeviceId, type DeviceId } from '../src/onewire/ids.js';
+import { chipName } from '../src/readings/families.js';
+import { parseDeviceId } from '../src/onewire/ids.js';
+import { type DeviceId } from '../src/readings/device.js';
 import {
   OWFS_OTHERS, OWFS_SYSTEM_FILES, OWFS_THERMOMETERS, OWFS_TYPE, W1_SLAVES,
   type OwfsThermSpec, type W1SlaveSpec,

@@ -7,7 +7,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { errText } from '../system/err-text.js';
 import { checkSmallFile, MAX_TLS_FILE_BYTES, SmallFileError, writableByOthers } from '../system/small-file.js';
-import { EpisodeLog } from './episode-log.js';
+import { EpisodeLog } from '../system/episode-log.js';
 import { findMosquitto, findSetpriv, MOSQUITTO_MISSING } from './find-mosquitto.js';
 import { classifyBrokerLine } from './mosquitto-log.js';
 import { brokerChange, CONF_FILE, publicListeners, renderMosquittoConf, socketPath } from './mosquitto-conf.js';

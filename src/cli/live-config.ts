@@ -1,4 +1,4 @@
-import type { Agent } from '../agent.js';
+import type { Agent } from '../agent/agent.js';
 import { CONFIG_CANDIDATES, locateConfig } from '../config/locate.js';
 import { ConfigWatcher } from '../config/watch.js';
 import type { Logger } from '../log.js';

@@ -1,8 +1,8 @@
-import { Agent } from '../agent.js';
+import { Agent } from '../agent/agent.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { stderrErrorPrefix } from '../log-journal.js';
-import { systemClock } from '../sampling/clock.js';
+import { systemClock } from '../system/clock.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { ServiceNotifier } from '../system/service.js';
 import { handleShutdownSignals } from '../system/shutdown.js';

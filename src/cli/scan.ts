@@ -1,12 +1,14 @@
 import { stringify } from 'yaml';
-import { deviceKind, readTarget, type Measurement } from '../devices/kinds.js';
-import { skeletonEntry } from '../devices/skeleton.js';
-import { measurementText } from '../devices/values.js';
-import { formatValue } from '../mqtt/topics.js';
-import { thermometerFamily } from '../onewire/families.js';
-import { sensorMap } from '../sampling/plan.js';
+import { deviceKind, readTarget, type Measurement } from '../readings/kinds.js';
+import { skeletonEntry } from '../config/skeleton.js';
+import { measurementText } from '../readings/value-text.js';
+import { formatValue } from '../readings/value-text.js';
+import { thermometerFamily } from '../readings/families.js';
+import { sensorMap } from '../agent/plan.js';
 import { createSource, detectSources } from '../sources/registry.js';
-import { describeError, type Device, type ReadResult, type Source } from '../sources/source.js';
+import { describeError, type ReadResult } from '../readings/read-result.js';
+import { type Device } from '../readings/device.js';
+import { type Source } from '../sources/source.js';
 import { loadCliConfig } from './load-config.js';
 import { errText } from '../system/err-text.js';
 

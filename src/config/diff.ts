@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { MEASUREMENT_NAMES } from '../devices/kinds.js';
+import { MEASUREMENT_NAMES } from '../readings/kinds.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import type { Config } from './schema.js';
 

@@ -1,6 +1,6 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { MEASUREMENT_NAMES } from '../devices/kinds.js';
+import { MEASUREMENT_NAMES } from '../readings/kinds.js';
 import { RETIRED_KEYS } from './retired.js';
 import { configSchema, type Config } from './schema.js';
 import { closestKey, schemaKeys } from './schema-keys.js';

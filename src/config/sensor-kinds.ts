@@ -1,5 +1,5 @@
-import { deviceKind, deviceKinds, MEASUREMENT_NAMES } from '../devices/kinds.js';
-import { chipName } from '../onewire/families.js';
+import { deviceKind, deviceKinds, MEASUREMENT_NAMES } from '../readings/kinds.js';
+import { chipName } from '../readings/families.js';
 import type { SensorEntry } from './schema.js';
 
 /**

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { formatValue } from '../readings/value-text.js';
 
 /**
  * Pure topic and payload builders. Kept apart from the client so the names users
@@ -30,13 +31,6 @@ export interface PayloadInput {
   /** The id as the user wrote it (or the source's own notation for unmapped devices). */
   readonly sensor: string;
   readonly name?: string | undefined;
-}
-
-/** Round half away from zero on the decimal value, so 21.4375 → "21.44" at 2 decimals. */
-export function formatValue(celsius: number, decimals: number): string {
-  const factor = 10 ** decimals;
-  const rounded = Math.sign(celsius) * Math.round(Math.abs(celsius) * factor) / factor;
-  return (Object.is(rounded, -0) ? 0 : rounded).toFixed(decimals);
 }
 
 export function formatPayload(kind: 'plain' | 'json', decimals: number, input: PayloadInput): string {

@@ -1,23 +1,6 @@
+import type { DeviceId } from '../readings/device.js';
 import { crc8 } from './crc8.js';
 
-/**
- * One 1-Wire ROM id, in both notations.
- *
- * The kernel names a slave `"%02x-%012llx"` over the little-endian 48-bit serial
- * (drivers/w1/w1.c `__w1_attach_slave_device`), so the serial bytes come out most
- * significant first: `28-0316a2792dff`. OWFS prints the bytes in wire order, upper
- * case: `28.FF2D79A21603`. Both name the same chip.
- */
-export interface DeviceId {
-  /** Family code, two lowercase hex digits. */
-  readonly family: string;
-  /** Sysfs notation, e.g. `28-0316a2792dff`: the canonical key inside the agent. */
-  readonly sysfs: string;
-  /** OWFS notation, e.g. `28.FF2D79A21603`. */
-  readonly owfs: string;
-  /** The 8 ROM bytes in wire order (family, serial LSB first, CRC). */
-  readonly rom: Uint8Array;
-}
 
 const SYSFS_RE = /^([0-9a-f]{2})-([0-9a-f]{12})$/i;
 // OWFS also accepts `28FF2D79A21603` and a trailing `.CRC` on input (owfs addressing.3so).

@@ -1,4 +1,4 @@
-import type { ReadResult } from '../sources/source.js';
+import type { ReadResult } from '../readings/read-result.js';
 import { crc8 } from './crc8.js';
 import { checkScratchpad, checkMilli } from './validity.js';
 

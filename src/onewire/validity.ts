@@ -1,4 +1,4 @@
-import type { ReadError } from '../sources/source.js';
+import type { ReadError } from '../readings/read-result.js';
 
 /** DS18x20 operating range, datasheet "−55°C to +125°C". */
 export const MIN_MILLI = -55_000;

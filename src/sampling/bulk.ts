@@ -1,6 +1,8 @@
 import type { Logger } from '../log.js';
-import { thermometerFamily } from '../onewire/families.js';
-import { describeError, type ConvertResult, type Device, type Source } from '../sources/source.js';
+import { thermometerFamily } from '../readings/families.js';
+import { describeError, type ConvertResult } from '../readings/read-result.js';
+import { type Device } from '../readings/device.js';
+import { type Source } from '../sources/source.js';
 
 /** `bulk_read` in sensors.yaml. */
 export type BulkMode = 'auto' | 'always' | 'never';

@@ -1,5 +1,5 @@
 import { isRetryable } from '../onewire/validity.js';
-import type { ConvertResult, ReadError, ReadResult } from '../sources/source.js';
+import type { ConvertResult, ReadError, ReadResult } from '../readings/read-result.js';
 import { BulkPolicy } from './bulk.js';
 import type { InFlightRead } from './in-flight.js';
 import type { IoGate } from './io-gate.js';

@@ -1,8 +1,10 @@
 import type { Logger } from '../log.js';
-import type { Device, ReadResult, Source } from '../sources/source.js';
+import type { ReadResult } from '../readings/read-result.js';
+import type { Device } from '../readings/device.js';
+import type { Source } from '../sources/source.js';
 import type { BulkMode } from './bulk.js';
 import { BusWorker, type WorkerOptions } from './bus-worker.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../system/clock.js';
 import type { InFlightReads } from './in-flight.js';
 import { blockingLimit, IoGate } from './io-gate.js';
 import { StuckReads } from './stuck-reads.js';

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
-import type { ReadError } from '../sources/source.js';
-import type { Clock } from './clock.js';
+import type { ReadError } from '../readings/read-result.js';
+import type { Clock } from '../system/clock.js';
 import type { IoGate } from './io-gate.js';
 
 /**

@@ -1,4 +1,4 @@
-import { thermometerFamily } from '../onewire/families.js';
+import { thermometerFamily } from '../readings/families.js';
 import { COUNT_REMAIN_POWER_ON, encodeScratchpad, formatW1Slave, kernelMilli, type Resolution } from '../onewire/scratchpad-encode.js';
 import { crc8 } from '../onewire/crc8.js';
 

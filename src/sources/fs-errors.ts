@@ -1,4 +1,4 @@
-import type { ConvertResult, ReadError } from './source.js';
+import type { ConvertResult, ReadError } from '../readings/read-result.js';
 import { errText } from '../system/err-text.js';
 
 /**
@@ -23,20 +23,4 @@ export function convertFailure(err: unknown): ConvertResult {
   const errno = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'EUNKNOWN';
   const message = errText(err);
   return { ok: false, error: { code: 'io_error', errno, message }, permanent: ['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno) };
-}
-
-/** What the user can do about an errno from a 1-Wire file, for the fault's log line. */
-export function errnoHint(errno: string): string | undefined {
-  switch (errno) {
-    case 'ENOTCONN':
-      // A FUSE mount whose daemon died answers every access with ENOTCONN (platform-facts §0.9).
-      return 'the OWFS mount is stale (owfs exited): restart owfs or remount it';
-    case 'EACCES':
-    case 'EPERM':
-      return "permission denied: the agent's user may not read it (OWFS mounted without allow_other? file mode?)";
-    case 'EIO':
-      return 'bus I/O error: check wiring, the pull-up resistor and cable length';
-    default:
-      return undefined;
-  }
 }

@@ -1,13 +1,15 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deviceKind, measurementToRead } from '../devices/kinds.js';
-import { readOwfsMeasurement } from '../devices/read-owfs.js';
-import { chipName } from '../onewire/families.js';
+import { deviceKind, measurementToRead } from '../readings/kinds.js';
+import { readOwfsMeasurement } from './read-owfs.js';
+import { chipName } from '../readings/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
 import { convertFailure, fsReadError } from './fs-errors.js';
 import { readAttribute, writeAttribute } from './read-attribute.js';
 import { readingFromOwfsText } from './owfs-value.js';
-import type { ConvertResult, Device, ReadResult, Source } from './source.js';
+import type { ConvertResult, ReadResult } from '../readings/read-result.js';
+import type { Device } from '../readings/device.js';
+import type { Source } from './source.js';
 
 export interface OwfsMountOptions {
   /** Mount point of owfs (Debian's owfs.service mounts at /run/owfs; many guides use /mnt/1wire). */

@@ -1,4 +1,4 @@
-import type { ReadResult } from './source.js';
+import type { ReadResult } from '../readings/read-result.js';
 import { checkMilli } from '../onewire/validity.js';
 
 /**

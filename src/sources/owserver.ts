@@ -1,12 +1,14 @@
 import { getSystemErrorName } from 'node:util';
-import { deviceKind, measurementToRead } from '../devices/kinds.js';
-import { presence, valueFromOwfsText } from '../devices/values.js';
-import { chipName } from '../onewire/families.js';
+import { deviceKind, measurementToRead } from '../readings/kinds.js';
+import { presence, valueFromOwfsText } from './measured-values.js';
+import { chipName } from '../readings/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
 import { OwserverClient, OwserverError } from './owserver-client.js';
 import { FLAG, MSG, parseDirall, type Response } from './owserver-protocol.js';
 import { readingFromOwfsText } from './owfs-value.js';
-import type { ConvertResult, Device, ReadError, ReadResult, Source } from './source.js';
+import type { ConvertResult, ReadError, ReadResult } from '../readings/read-result.js';
+import type { Device } from '../readings/device.js';
+import type { Source } from './source.js';
 import { errText } from '../system/err-text.js';
 
 export interface OwserverOptions {

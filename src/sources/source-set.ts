@@ -1,8 +1,9 @@
 import type { Logger } from '../log.js';
-import type { Clock } from '../sampling/clock.js';
+import type { Clock } from '../system/clock.js';
 import { errText } from '../system/err-text.js';
-import { errnoHint } from './fs-errors.js';
-import type { Device, Source } from './source.js';
+import { errnoHint } from '../readings/errno-hint.js';
+import type { Device } from '../readings/device.js';
+import type { Source } from './source.js';
 
 interface Entry {
   readonly source: Source;

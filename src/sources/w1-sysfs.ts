@@ -1,13 +1,15 @@
 import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { deviceKind, measurementToRead } from '../devices/kinds.js';
-import { readW1Measurement } from '../devices/read-w1.js';
-import { chipName } from '../onewire/families.js';
+import { deviceKind, measurementToRead } from '../readings/kinds.js';
+import { readW1Measurement } from './read-w1.js';
+import { chipName } from '../readings/families.js';
 import { isSysfsSlaveName, parseDeviceId } from '../onewire/ids.js';
 import { readingFromW1Slave } from '../onewire/scratchpad.js';
 import { convertFailure, fsReadError } from './fs-errors.js';
 import { AttributeReader, writeAttribute } from './read-attribute.js';
-import type { ConvertResult, Device, ReadResult, Source } from './source.js';
+import type { ConvertResult, ReadResult } from '../readings/read-result.js';
+import type { Device } from '../readings/device.js';
+import type { Source } from './source.js';
 
 export interface W1SysfsOptions {
   /** The kernel's bus directory, `/sys/bus/w1/devices` (a fixture tree in tests). */

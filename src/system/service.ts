@@ -1,7 +1,14 @@
 import type { Logger } from '../log.js';
-import type { InFlightRead } from '../sampling/in-flight.js';
 import { watchdogIntervalMs, type SdNotify } from './sd-notify.js';
 import { statusLine } from './status-line.js';
+
+/** The read in flight longest: the watchdog's liveness signal (sampling/in-flight.ts). */
+export interface InFlightRead {
+  readonly bus: string;
+  readonly sensor: string;
+  /** Clock time the read started. */
+  readonly since: number;
+}
 
 /** What the systemd side needs to know about the agent (the Agent class fits). */
 export interface ServiceAgent {

@@ -1,14 +1,14 @@
 import type { EventEmitter } from 'node:events';
-import type { AgentEvents } from '../agent.js';
+import type { AgentEvents } from '../agent/agent.js';
 import { isLoopbackHost, listenAddress } from '../config/loopback.js';
 import type { Logger } from '../log.js';
 import { parseDeviceId } from '../onewire/ids.js';
-import type { PlannedSensor } from '../sampling/plan.js';
-import type { ReadResult } from '../sources/source.js';
+import type { PlannedSensor } from '../agent/plan.js';
+import type { ReadResult } from '../readings/read-result.js';
 import { errText } from '../system/err-text.js';
 import { MAX_PASSWORD_FILE_BYTES, readSmallFile, writableByOthers } from '../system/small-file.js';
 import { resolveStateDir } from '../system/state-dir.js';
-import { EpisodeLog } from '../broker/episode-log.js';
+import { EpisodeLog } from '../system/episode-log.js';
 import { AccessControl } from './access.js';
 import { EventHub } from './events.js';
 import { historyPath, loadHistoryFile, saveHistoryFile } from './history-file.js';

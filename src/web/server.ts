@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
-import { EpisodeLog } from '../broker/episode-log.js';
+import { EpisodeLog } from '../system/episode-log.js';
 import type { AccessControl } from './access.js';
 import { AuthThrottle } from './auth-throttle.js';
 import type { EventHub } from './events.js';

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
 import { stringify } from 'yaml';
 import type { Config } from '../config/schema.js';
-import type { MeasurementName, Quantity } from '../devices/kinds.js';
-import { skeletonEntry } from '../devices/skeleton.js';
-import { measurementText } from '../devices/values.js';
-import type { SensorHealth } from '../sampling/fault-tracker.js';
-import { sensorMap, type PlannedSensor } from '../sampling/plan.js';
-import type { Device, ReadErrorCode, ReadResult } from '../sources/source.js';
+import type { MeasurementName, Quantity } from '../readings/kinds.js';
+import { skeletonEntry } from '../config/skeleton.js';
+import { measurementText } from '../readings/value-text.js';
+import type { SensorHealth } from '../health/fault-tracker.js';
+import { sensorMap, type PlannedSensor } from '../agent/plan.js';
+import type { ReadErrorCode, ReadResult } from '../readings/read-result.js';
+import type { Device } from '../readings/device.js';
 import type { History } from './history.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/sampling/clock.js';
+import type { Clock } from '../../src/system/clock.js';
 
 /** A clock whose time only moves when a sleeper is woken by advance(). */
 export class FakeClock implements Clock {

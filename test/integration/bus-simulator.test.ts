@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { readingFromW1Slave } from '../../src/onewire/scratchpad.js';
 import { BusSimulator, type SimBusSpec, type SimStats } from '../../src/sim/bus-simulator.js';
-import type { Device } from '../../src/sources/source.js';
+import type { Device } from '../../src/readings/device.js';
 import { W1SysfsSource } from '../../src/sources/w1-sysfs.js';
 
 /**

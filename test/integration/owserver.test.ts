@@ -5,7 +5,8 @@ import { parseDeviceId } from '../../src/onewire/ids.js';
 import { OwfsMountSource } from '../../src/sources/owfs-mount.js';
 import { OwserverSource, probeOwserver } from '../../src/sources/owserver.js';
 import { detectSources } from '../../src/sources/registry.js';
-import type { Device, ReadResult } from '../../src/sources/source.js';
+import type { ReadResult } from '../../src/readings/read-result.js';
+import type { Device } from '../../src/readings/device.js';
 import { fuseUnusable, mountOwfs } from '../helpers/owfs-fuse.js';
 import { haveOwserver, owdir, startOwserver } from '../helpers/owserver.js';
 

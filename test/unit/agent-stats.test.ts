@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { statsPayload, StatsReporter } from '../../src/mqtt/agent-stats.js';
+import { statsPayload, StatsReporter } from '../../src/agent/stats.js';
 
 const source = {
   sensors: () => 3,

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { deviceKind } from '../../src/devices/kinds.js';
-import { discoveryMessages } from '../../src/mqtt/discovery.js';
-import { deviceOf } from '../../src/mqtt/discovery-sync.js';
+import { deviceKind } from '../../src/readings/kinds.js';
+import { discoveryMessages } from '../../src/homeassistant/discovery.js';
+import { deviceOf } from '../../src/homeassistant/sync.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { SensorAvailability } from '../../src/sampling/availability.js';
-import type { PlannedSensor } from '../../src/sampling/plan.js';
+import { SensorAvailability } from '../../src/health/availability.js';
+import type { PlannedSensor } from '../../src/agent/plan.js';
 import { memoryLog } from '../helpers/memory-log.js';
 
 test('online at the first good reading, offline after N failures in a row, online again at the next good one', () => {

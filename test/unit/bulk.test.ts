@@ -5,7 +5,9 @@ import type { Logger } from '../../src/log.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import type { BulkMode } from '../../src/sampling/bulk.js';
 import { Scheduler, type ScheduledSensor } from '../../src/sampling/scheduler.js';
-import type { ConvertResult, Device, ReadResult, Source } from '../../src/sources/source.js';
+import type { ConvertResult, ReadResult } from '../../src/readings/read-result.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';
 
 /** A bus-wide source that records what the scheduler asks of it, in order. */

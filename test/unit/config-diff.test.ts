@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import { diffConfig, hasChanges, needsNewConnection, summarizeDiff } from '../../src/config/diff.js';
 import { configSchema } from '../../src/config/schema.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { planSensors } from '../../src/sampling/plan.js';
-import { retiredTopics } from '../../src/sampling/retire.js';
-import type { Device, Source } from '../../src/sources/source.js';
+import { planSensors } from '../../src/agent/plan.js';
+import { retiredTopics } from '../../src/agent/retire.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 
 const parse = (raw: Record<string, unknown>) => configSchema.parse({ mqtt: { client_id: 'pi' }, ...raw });
 

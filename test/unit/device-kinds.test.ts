@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deviceKind, hihHumidity, readTarget, type Measurement, type MeasurementName } from '../../src/devices/kinds.js';
-import { judge, valueFromOwfsText } from '../../src/devices/values.js';
+import { deviceKind, hihHumidity, readTarget, type Measurement, type MeasurementName } from '../../src/readings/kinds.js';
+import { judge, valueFromOwfsText } from '../../src/sources/measured-values.js';
 import { FLAG, MSG } from '../../src/sources/owserver-protocol.js';
 import { OwfsMountSource } from '../../src/sources/owfs-mount.js';
 import { OwserverSource } from '../../src/sources/owserver.js';
-import type { Device, ReadResult, Source } from '../../src/sources/source.js';
+import type { ReadResult } from '../../src/readings/read-result.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 import { W1SysfsSource } from '../../src/sources/w1-sysfs.js';
 import { answer, startFakeOwserver } from '../helpers/fake-owserver.js';
 

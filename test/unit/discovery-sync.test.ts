@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { discoveryTopic, uniqueId } from '../../src/mqtt/discovery.js';
-import { HomeAssistantDiscovery, REANNOUNCE_DELAY_MS, REANNOUNCE_GAP_MS } from '../../src/mqtt/discovery-sync.js';
+import { discoveryTopic, uniqueId } from '../../src/homeassistant/discovery.js';
+import { HomeAssistantDiscovery, REANNOUNCE_DELAY_MS, REANNOUNCE_GAP_MS } from '../../src/homeassistant/sync.js';
 import type { MessageHandler } from '../../src/mqtt/publisher.js';
 import { topicMatches } from '../../src/mqtt/topic-match.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { planSensors } from '../../src/sampling/plan.js';
-import type { Device, Source } from '../../src/sources/source.js';
+import { planSensors } from '../../src/agent/plan.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { checkDiscovery } from '../helpers/ha-schema.js';
 import { memoryLog } from '../helpers/memory-log.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { statsPayload } from '../../src/mqtt/agent-stats.js';
+import { statsPayload } from '../../src/agent/stats.js';
 import {
   agentDiscoveryMessages,
   agentIdentifier,
@@ -11,7 +11,7 @@ import {
   supportUrlOf,
   uniqueId,
   type DiscoveryContext,
-} from '../../src/mqtt/discovery.js';
+} from '../../src/homeassistant/discovery.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { checkDiscovery, checkSensorDiscovery } from '../helpers/ha-schema.js';
 

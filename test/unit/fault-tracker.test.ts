@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { FaultTracker } from '../../src/sampling/fault-tracker.js';
+import { FaultTracker } from '../../src/health/fault-tracker.js';
 
 function memoryLog() {
   const lines: Record<string, unknown>[] = [];

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc8 } from '../../src/onewire/crc8.js';
-import { isOwfsDeviceName, isSysfsSlaveName, parseDeviceId, type DeviceId } from '../../src/onewire/ids.js';
+import { isOwfsDeviceName, isSysfsSlaveName, parseDeviceId } from '../../src/onewire/ids.js';
+import { type DeviceId } from '../../src/readings/device.js';
 import { parseW1SlaveText, readingFromW1Slave } from '../../src/onewire/scratchpad.js';
-import type { ReadErrorCode } from '../../src/sources/source.js';
+import type { ReadErrorCode } from '../../src/readings/read-result.js';
 import { makeFixtures } from '../../scripts/make-fixtures.js';
 import { encodeScratchpad, formatW1Slave, hexBytes, kernelMilli } from '../../src/onewire/scratchpad-encode.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chipName, thermometerFamily } from '../../src/onewire/families.js';
+import { chipName, thermometerFamily } from '../../src/readings/families.js';
 import { crc8 } from '../../src/onewire/crc8.js';
 import { isOwfsDeviceName, isSysfsSlaveName, parseDeviceId } from '../../src/onewire/ids.js';
 

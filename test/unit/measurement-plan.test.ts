@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { diffConfig } from '../../src/config/diff.js';
 import { formatProblem, parseConfigText } from '../../src/config/load.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { deviceKind } from '../../src/devices/kinds.js';
-import { readingPayload } from '../../src/devices/payload.js';
-import { PresenceState } from '../../src/devices/presence.js';
+import { deviceKind } from '../../src/readings/kinds.js';
+import { readingPayload } from '../../src/mqtt/payload.js';
+import { PresenceState } from '../../src/health/presence.js';
 import { formatPayload } from '../../src/mqtt/topics.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { planSensors } from '../../src/sampling/plan.js';
-import { retiredTopics } from '../../src/sampling/retire.js';
-import type { Device, Source } from '../../src/sources/source.js';
+import { planSensors } from '../../src/agent/plan.js';
+import { retiredTopics } from '../../src/agent/retire.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 
 /** sensors.yaml → one planned entry per device and measurement, and what each publishes. */
 

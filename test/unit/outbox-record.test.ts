@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeLines, doneShape, encodeDone, encodeMessage, messageLineSize, messageShape, type QueuedMessage } from '../../src/mqtt/outbox-record.js';
+import { decodeLines, doneShape, encodeDone, encodeMessage, messageLineSize, messageShape, type QueuedMessage } from '../../src/outbox/record.js';
 
 const m = (seq: number, payload = `{"temperature":21.5,"time":"2026-01-01T00:00:0${seq % 10}.000Z"}`): QueuedMessage => ({
   seq,

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { encodeMessage, type QueuedMessage } from '../../src/mqtt/outbox-record.js';
-import { SegmentStore } from '../../src/mqtt/outbox-store.js';
+import { encodeMessage, type QueuedMessage } from '../../src/outbox/record.js';
+import { SegmentStore } from '../../src/outbox/store.js';
 import { memoryLog } from '../helpers/memory-log.js';
 
 const message = (seq: number): QueuedMessage => ({ seq, at: seq, topic: 't', payload: `p${seq}`, qos: 1, retain: true, latest: false });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Outbox, type OutboxLink, type OutboxOptions, type OutgoingMessage } from '../../src/mqtt/outbox.js';
+import { Outbox, type OutboxLink, type OutboxOptions, type OutgoingMessage } from '../../src/outbox/outbox.js';
 import { memoryLog } from '../helpers/memory-log.js';
 
 const T = { timeout: 20_000 };

@@ -5,7 +5,7 @@ import { parseDeviceId } from '../../src/onewire/ids.js';
 import { FLAG, MSG } from '../../src/sources/owserver-protocol.js';
 import { OwserverSource, probeOwserver } from '../../src/sources/owserver.js';
 import { detectSources } from '../../src/sources/registry.js';
-import type { Device } from '../../src/sources/source.js';
+import type { Device } from '../../src/readings/device.js';
 import { answer, startFakeOwserver } from '../helpers/fake-owserver.js';
 import { freePort } from '../helpers/ports.js';
 

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { planSensors } from '../../src/sampling/plan.js';
-import type { Device, Source } from '../../src/sources/source.js';
+import { planSensors } from '../../src/agent/plan.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 
 const source: Source = { name: 'w1:/x', list: async () => [], read: async () => ({ ok: true, milli: 0 }), close: async () => {} };
 const owfs: Source = { ...source, name: 'owfs:/mnt/1wire' };

@@ -3,11 +3,12 @@ import { test } from 'node:test';
 import { diffConfig } from '../../src/config/diff.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { SensorAvailability } from '../../src/sampling/availability.js';
-import { FaultTracker } from '../../src/sampling/fault-tracker.js';
-import { planSensors, type PlannedSensor } from '../../src/sampling/plan.js';
-import { replan } from '../../src/sampling/replan.js';
-import type { Device, Source } from '../../src/sources/source.js';
+import { SensorAvailability } from '../../src/health/availability.js';
+import { FaultTracker } from '../../src/health/fault-tracker.js';
+import { planSensors, type PlannedSensor } from '../../src/agent/plan.js';
+import { replan } from '../../src/agent/replan.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 import { memoryLog } from '../helpers/memory-log.js';
 
 /**

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { alignedNext, Scheduler, type ScheduledSensor } from '../../src/sampling/scheduler.js';
-import type { Device, ReadResult, Source } from '../../src/sources/source.js';
+import type { ReadResult } from '../../src/readings/read-result.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 /** A source that records the order and overlap of reads. */

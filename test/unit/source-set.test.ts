@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { SourceSet } from '../../src/sources/source-set.js';
-import type { Device, ReadResult, Source } from '../../src/sources/source.js';
+import type { ReadResult } from '../../src/readings/read-result.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { memoryLog } from '../helpers/memory-log.js';
 

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { systemClock } from '../../src/sampling/clock.js';
+import { systemClock } from '../../src/system/clock.js';
 import { Scheduler, type ScheduledSensor } from '../../src/sampling/scheduler.js';
-import type { Device, ReadResult, Source } from '../../src/sources/source.js';
+import type { ReadResult } from '../../src/readings/read-result.js';
+import type { Device } from '../../src/readings/device.js';
+import type { Source } from '../../src/sources/source.js';
 import { memoryLog } from '../helpers/memory-log.js';
 
 /** A source whose reads of one device hang until released, like a read stuck in the kernel. */

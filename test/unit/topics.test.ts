@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema } from '../../src/config/schema.js';
-import { formatPayload, formatValue, statusTopic, unmappedTopic } from '../../src/mqtt/topics.js';
+import { formatPayload, statusTopic, unmappedTopic } from '../../src/mqtt/topics.js';
+import { formatValue } from '../../src/readings/value-text.js';
 
 test('formatValue rounds half away from zero to the given decimals', { timeout: 20000 }, () => {
   assert.equal(formatValue(21.4375, 2), '21.44');

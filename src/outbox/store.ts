@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { errText } from '../system/err-text.js';
 import { acquireLock, releaseLock } from '../system/lock-file.js';
-import { decodeLines, encodeDone, messageShape, type QueuedMessage } from './outbox-record.js';
-import { recoverQueue, segmentName, syncDir, unlinkQuiet, type Segment, type SegmentDamage } from './outbox-recover.js';
+import { decodeLines, encodeDone, messageShape, type QueuedMessage } from './record.js';
+import { recoverQueue, segmentName, syncDir, unlinkQuiet, type Segment, type SegmentDamage } from './recover.js';
 
 /**
  * The outbox's files in `<state_dir>/outbox/`: append-only segment files of records

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsReadError } from '../sources/fs-errors.js';
-import { readAttribute } from '../sources/read-attribute.js';
-import type { ReadResult } from '../sources/source.js';
-import type { Measurement } from './kinds.js';
-import { judge, parseKernelInt, presence } from './values.js';
+import { fsReadError } from './fs-errors.js';
+import { readAttribute } from './read-attribute.js';
+import type { ReadResult } from '../readings/read-result.js';
+import type { Measurement } from '../readings/kinds.js';
+import { judge, parseKernelInt, presence } from './measured-values.js';
 
 /**
  * One measurement of a slave other than a DS18x20, through the kernel's sysfs files

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { describeError, type ReadError, type ReadErrorCode } from '../sources/source.js';
+import { describeError, type ReadError, type ReadErrorCode } from '../readings/read-result.js';
 
 interface FaultState {
   code: ReadErrorCode;

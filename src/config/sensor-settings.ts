@@ -1,5 +1,5 @@
-import type { MeasurementEntry, SensorEntry } from '../config/schema.js';
-import { MEASUREMENT_NAMES, type DeviceKind, type Measurement } from './kinds.js';
+import type { MeasurementEntry, SensorEntry } from './schema.js';
+import { MEASUREMENT_NAMES, type DeviceKind, type Measurement } from '../readings/kinds.js';
 
 /** One measurement's settings from a `sensors:` entry, before defaults from the top of the config. */
 export interface MeasurementSettings {

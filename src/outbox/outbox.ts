@@ -1,11 +1,11 @@
 import type { Logger } from '../log.js';
 import { errText } from '../system/err-text.js';
-import { openOutboxDir, type OutboxDisk } from './outbox-disk.js';
-import { OutboxEpisodes, type Outcome } from './outbox-episodes.js';
-import { brokerReasonCode, type OutboxLink, type OutboxStats, type OutgoingMessage } from './outbox-link.js';
-import { OutboxQueue } from './outbox-queue.js';
-import { messageLineSize } from './outbox-record.js';
-import type { StoredMessage } from './outbox-store.js';
+import { openOutboxDir, type OutboxDisk } from './disk.js';
+import { OutboxEpisodes, type Outcome } from './episodes.js';
+import { brokerReasonCode, type OutboxLink, type OutboxStats, type OutgoingMessage } from './link.js';
+import { OutboxQueue } from './queue.js';
+import { messageLineSize } from './record.js';
+import type { StoredMessage } from './store.js';
 
 export type { OutboxLink, OutboxStats, OutgoingMessage };
 

@@ -1,5 +1,5 @@
-import type { Device } from '../sources/source.js';
-import { deviceKind } from './kinds.js';
+import type { Device } from '../readings/device.js';
+import { deviceKind } from '../readings/kinds.js';
 
 /**
  * A `sensors:` entry to paste and edit, for `scan --yaml` and the page's unmapped list:

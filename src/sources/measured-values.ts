@@ -1,6 +1,5 @@
-import { formatValue } from '../mqtt/topics.js';
-import type { ReadResult } from '../sources/source.js';
-import type { Measurement } from './kinds.js';
+import type { ReadResult } from '../readings/read-result.js';
+import type { Measurement } from '../readings/kinds.js';
 
 /**
  * Pure: a measured value judged against its kind's range, OWFS text parsed, and the
@@ -36,10 +35,4 @@ export function valueFromOwfsText(text: string, measurement: Measurement): ReadR
 /** A kernel attribute printed with "%i\n" or "%u\n" (w1_ds2438.c), as a number; undefined if not one. */
 export function parseKernelInt(text: string): number | undefined {
   return /^-?\d+\n?$/.test(text) ? Number.parseInt(text, 10) : undefined;
-}
-
-/** What a value is published as: `online`/`offline` for presence, else rounded to its decimals. */
-export function measurementText(measurement: Measurement, value: number, mqttDecimals: number): string {
-  if (measurement.quantity === 'presence') return value > 0 ? 'online' : 'offline';
-  return formatValue(value, measurement.decimals ?? mqttDecimals);
 }

@@ -1,5 +1,5 @@
-import { chipName, thermometerFamily } from '../onewire/families.js';
-import type { Device } from '../sources/source.js';
+import { chipName, thermometerFamily } from './families.js';
+import type { Device } from './device.js';
 
 /**
  * The device kinds w1mqtt reads: which 1-Wire families, what each measures, and how

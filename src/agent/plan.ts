@@ -1,10 +1,11 @@
 import { queueMode, type Config, type QueueMode, type SensorEntry } from '../config/schema.js';
-import { deviceKind, readTarget, type Measurement } from '../devices/kinds.js';
-import { measurementSettings } from '../devices/settings.js';
+import { deviceKind, readTarget, type Measurement } from '../readings/kinds.js';
+import { measurementSettings } from '../config/sensor-settings.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import { unmappedTopic } from '../mqtt/topics.js';
-import type { Device, Source } from '../sources/source.js';
-import type { ScheduledSensor } from './scheduler.js';
+import type { Device } from '../readings/device.js';
+import type { Source } from '../sources/source.js';
+import type { ScheduledSensor } from '../sampling/scheduler.js';
 
 /** Where and as what a measurement is published: every planned sensor is one. */
 export interface PublishTarget {

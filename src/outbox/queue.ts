@@ -1,5 +1,5 @@
-import type { QueuedMessage } from './outbox-record.js';
-import type { StoredMessage } from './outbox-store.js';
+import type { QueuedMessage } from './record.js';
+import type { StoredMessage } from './store.js';
 
 /**
  * The outbox's order and accounting, without I/O policy. Messages are numbered (`seq`)

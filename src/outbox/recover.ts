@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { errText } from '../system/err-text.js';
-import { decodeLines, doneShape, messageShape, type QueuedMessage } from './outbox-record.js';
+import { decodeLines, doneShape, messageShape, type QueuedMessage } from './record.js';
 
 /**
  * Reading back what an earlier run left in the outbox directory: the `done` marks and

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsReadError } from '../sources/fs-errors.js';
-import { readAttribute } from '../sources/read-attribute.js';
-import type { ReadResult } from '../sources/source.js';
-import type { Measurement } from './kinds.js';
-import { presence, valueFromOwfsText } from './values.js';
+import { fsReadError } from './fs-errors.js';
+import { readAttribute } from './read-attribute.js';
+import type { ReadResult } from '../readings/read-result.js';
+import type { Measurement } from '../readings/kinds.js';
+import { presence, valueFromOwfsText } from './measured-values.js';
 
 /**
  * One measurement through an OWFS FUSE mount (`dir` = <mount>/uncached/<device>):

@@ -1,7 +1,7 @@
-import type { Quantity } from '../devices/kinds.js';
-import type { DeviceId } from '../onewire/ids.js';
-import type { PlannedSensor } from '../sampling/plan.js';
-import { availabilityTopic } from './topics.js';
+import type { Quantity } from '../readings/kinds.js';
+import type { DeviceId } from '../readings/device.js';
+import type { PlannedSensor } from '../agent/plan.js';
+import { availabilityTopic } from '../mqtt/topics.js';
 
 /**
  * Home Assistant MQTT discovery payloads, built from what the agent measures and for the

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { ReadErrorCode } from '../sources/source.js';
+import type { ReadErrorCode } from '../readings/read-result.js';
 
 /**
  * Per-sensor availability, for `<topic>/availability` (`online` / `offline`, what Home

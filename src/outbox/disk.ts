@@ -1,9 +1,9 @@
 import type { Logger } from '../log.js';
 import { errText } from '../system/err-text.js';
-import type { OutboxEpisodes } from './outbox-episodes.js';
-import type { OutboxQueue } from './outbox-queue.js';
-import { encodeMessage } from './outbox-record.js';
-import { SegmentStore } from './outbox-store.js';
+import type { OutboxEpisodes } from './episodes.js';
+import type { OutboxQueue } from './queue.js';
+import { encodeMessage } from './record.js';
+import { SegmentStore } from './store.js';
 
 /**
  * When the outbox touches the disk: spilling (writing waiting messages, in one write per

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { QueuedMessage } from './outbox-record.js';
+import type { QueuedMessage } from './record.js';
 
 /**
  * The outbox's contract with the rest of the agent: the MQTT connection it sends through

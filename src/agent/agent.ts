@@ -1,30 +1,31 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { startExtras, type Extras } from './agent-extras.js';
-import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from './config/diff.js';
-import type { Config } from './config/schema.js';
-import { readingPayload } from './devices/payload.js';
-import { PresenceState } from './devices/presence.js';
-import type { Logger } from './log.js';
-import type { BundledBroker } from './broker/supervisor.js';
-import { Outbox, type OutboxStats } from './mqtt/outbox.js';
-import { MqttPublisher } from './mqtt/publisher.js';
-import { availabilityTopic, statusTopic } from './mqtt/topics.js';
-import { agentMqtt, clearRetained, replaceTransport } from './mqtt/transport.js';
-import { SensorAvailability, type Availability } from './sampling/availability.js';
-import type { Clock } from './sampling/clock.js';
-import { FaultTracker } from './sampling/fault-tracker.js';
-import { InFlightReads, type InFlightRead } from './sampling/in-flight.js';
-import { planSensors, type PublishTarget, type PlannedSensor } from './sampling/plan.js';
-import { replan } from './sampling/replan.js';
-import { retiredTopics } from './sampling/retire.js';
-import { Scheduler, type ScheduledSensor } from './sampling/scheduler.js';
-import { createSource, detectSources } from './sources/registry.js';
-import { SourceSet } from './sources/source-set.js';
-import type { Device, ReadResult } from './sources/source.js';
-import { errText } from './system/err-text.js';
-import { locateStateDir } from './system/state-dir.js';
-import { packageVersion } from './version.js';
+import { startExtras, type Extras } from './extras.js';
+import { diffConfig, hasChanges, needsNewConnection, type ConfigDiff } from '../config/diff.js';
+import type { Config } from '../config/schema.js';
+import { readingPayload } from '../mqtt/payload.js';
+import { PresenceState } from '../health/presence.js';
+import type { Logger } from '../log.js';
+import type { BundledBroker } from '../broker/supervisor.js';
+import { Outbox, type OutboxStats } from '../outbox/outbox.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { availabilityTopic, statusTopic } from '../mqtt/topics.js';
+import { agentMqtt, clearRetained, replaceTransport } from './transport.js';
+import { SensorAvailability, type Availability } from '../health/availability.js';
+import type { Clock } from '../system/clock.js';
+import { FaultTracker } from '../health/fault-tracker.js';
+import { InFlightReads, type InFlightRead } from '../sampling/in-flight.js';
+import { planSensors, type PublishTarget, type PlannedSensor } from './plan.js';
+import { replan } from './replan.js';
+import { retiredTopics } from './retire.js';
+import { Scheduler, type ScheduledSensor } from '../sampling/scheduler.js';
+import { createSource, detectSources } from '../sources/registry.js';
+import { SourceSet } from '../sources/source-set.js';
+import type { ReadResult } from '../readings/read-result.js';
+import type { Device } from '../readings/device.js';
+import { errText } from '../system/err-text.js';
+import { locateStateDir } from '../system/state-dir.js';
+import { packageVersion } from '../version.js';
 
 /**
  * What the agent tells other parts (web page, discovery, stats) without knowing them.
@@ -148,7 +149,7 @@ export class Agent {
   /** Loaded only when used: an agent with an external broker never needs the supervisor's code. */
   #Broker: typeof BundledBroker | undefined;
   async #loadBroker(): Promise<void> {
-    this.#Broker ??= (await import('./broker/supervisor.js')).BundledBroker;
+    this.#Broker ??= (await import('../broker/supervisor.js')).BundledBroker;
   }
 
   /** The bundled broker for `config`, in `<state_dir>/broker` (after #loadBroker). */

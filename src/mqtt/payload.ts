@@ -1,7 +1,7 @@
 import type { MqttConfig } from '../config/schema.js';
-import { formatPayload } from '../mqtt/topics.js';
-import type { Measurement } from './kinds.js';
-import { measurementText } from './values.js';
+import { formatPayload } from './topics.js';
+import type { Measurement } from '../readings/kinds.js';
+import { measurementText } from '../readings/value-text.js';
 
 export interface ReadingInput {
   /** In the measurement's unit, offset applied; presence 1 or 0. */

@@ -3,8 +3,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 // A type only: the supervisor loads when a bundled broker is wanted (agent.ts), not with every agent.
 import type { BundledBroker } from '../broker/supervisor.js';
-import { MqttPublisher } from './publisher.js';
-import { statusTopic } from './topics.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { statusTopic } from '../mqtt/topics.js';
 
 /**
  * The publish path of a running agent (the bundled broker when there is no

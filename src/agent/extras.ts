@@ -1,13 +1,13 @@
 import type { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { AgentEvents } from './agent.js';
-import type { Config } from './config/schema.js';
-import type { Logger } from './log.js';
-import { StatsReporter, type BusStat, type QueueStat } from './mqtt/agent-stats.js';
-import { HomeAssistantDiscovery } from './mqtt/discovery-sync.js';
-import type { MessageHandler, MqttPublisher } from './mqtt/publisher.js';
-import { statusTopic } from './mqtt/topics.js';
-import type { PlannedSensor } from './sampling/plan.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { StatsReporter, type BusStat, type QueueStat } from './stats.js';
+import { HomeAssistantDiscovery } from '../homeassistant/sync.js';
+import type { MessageHandler, MqttPublisher } from '../mqtt/publisher.js';
+import { statusTopic } from '../mqtt/topics.js';
+import type { PlannedSensor } from './plan.js';
 
 /**
  * What rides on the agent's connection beside the readings: its stats topic and,

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { systemClock, type Clock } from '../sampling/clock.js';
-import { sensorMap, type PlannedSensor } from '../sampling/plan.js';
+import { systemClock, type Clock } from '../system/clock.js';
+import { sensorMap, type PlannedSensor } from '../agent/plan.js';
 import { errText } from '../system/err-text.js';
 import { packageRoot } from '../system/package-root.js';
 import { agentDiscoveryMessages, agentIdentifier, DEFAULT_SUPPORT_URL, deviceOf, discoveryMessages, supportUrlOf, type DiscoveryContext } from './discovery.js';
-import type { MessageHandler, PublishOptions } from './publisher.js';
-import { statusTopic } from './topics.js';
+import type { MessageHandler, PublishOptions } from '../mqtt/publisher.js';
+import { statusTopic } from '../mqtt/topics.js';
 
 /**
  * Keeps Home Assistant's view of the agent and its sensors in step: publishes the retained
