@@ -1,5 +1,6 @@
 import { queueMode, type Config, type QueueMode, type SensorEntry } from '../config/schema.js';
-import { deviceKind, readTarget, type Measurement } from '../readings/kinds.js';
+import { deviceKind, type Measurement } from '../readings/kinds.js';
+import { readTarget } from '../readings/device.js';
 import { measurementSettings } from '../config/sensor-settings.js';
 import { parseDeviceId } from '../onewire/ids.js';
 import { unmappedTopic } from '../mqtt/topics.js';

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { deviceKind, readTarget, type Measurement } from '../readings/kinds.js';
+import { deviceKind, type Measurement } from '../readings/kinds.js';
+import { readTarget } from '../readings/device.js';
 import { skeletonEntry } from '../config/skeleton.js';
 import { measurementText } from '../readings/value-text.js';
 import { formatValue } from '../readings/value-text.js';

@@ -1,4 +1,5 @@
-import type { Measurement } from './kinds.js';
+import { thermometerFamily } from './families.js';
+import { deviceKind, type Measurement } from './kinds.js';
 
 /**
  * One 1-Wire ROM id, in both notations.
@@ -35,4 +36,21 @@ export interface Device {
    * (devices/kinds.ts). Absent: the kind's main one, for a DS18x20 its temperature.
    */
   readonly measurement?: Measurement;
+}
+
+/**
+ * What a source's read() of this device reads: the measurement the plan put on it, else
+ * the kind's main one. Undefined for a DS18x20, whose read goes the thermometer way
+ * (w1_slave, OWFS `temperature`) as it always has.
+ */
+export function measurementToRead(device: Device): Measurement | undefined {
+  if (device.measurement) return device.measurement;
+  if (thermometerFamily(device.id.family)) return undefined;
+  return deviceKind(device.id.family)?.measurements[0];
+}
+
+/** The device as the plan hands it to read(): DS18x20s unchanged, others with their measurement. */
+export function readTarget(device: Device, measurement: Measurement): Device {
+  if (measurement.w1.kind === 'w1_slave') return device;
+  return { ...device, measurement };
 }

@@ -1,5 +1,4 @@
-import { chipName, thermometerFamily } from './families.js';
-import type { Device } from './device.js';
+import { chipName } from './families.js';
 
 /**
  * The device kinds w1mqtt reads: which 1-Wire families, what each measures, and how
@@ -127,21 +126,4 @@ export function deviceKind(family: string): DeviceKind | undefined {
 /** Every kind, for docs and error messages. */
 export function deviceKinds(): readonly DeviceKind[] {
   return KINDS;
-}
-
-/**
- * What a source's read() of this device reads: the measurement the plan put on it, else
- * the kind's main one. Undefined for a DS18x20, whose read goes the thermometer way
- * (w1_slave, OWFS `temperature`) as it always has.
- */
-export function measurementToRead(device: Device): Measurement | undefined {
-  if (device.measurement) return device.measurement;
-  if (thermometerFamily(device.id.family)) return undefined;
-  return deviceKind(device.id.family)?.measurements[0];
-}
-
-/** The device as the plan hands it to read(): DS18x20s unchanged, others with their measurement. */
-export function readTarget(device: Device, measurement: Measurement): Device {
-  if (measurement.w1.kind === 'w1_slave') return device;
-  return { ...device, measurement };
 }

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deviceKind, measurementToRead } from '../readings/kinds.js';
+import { deviceKind } from '../readings/kinds.js';
+import { measurementToRead } from '../readings/device.js';
 import { readOwfsMeasurement } from './read-owfs.js';
 import { chipName } from '../readings/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';

@@ -1,5 +1,6 @@
 import { getSystemErrorName } from 'node:util';
-import { deviceKind, measurementToRead } from '../readings/kinds.js';
+import { deviceKind } from '../readings/kinds.js';
+import { measurementToRead } from '../readings/device.js';
 import { presence, valueFromOwfsText } from './measured-values.js';
 import { chipName } from '../readings/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';

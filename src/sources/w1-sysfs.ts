@@ -1,6 +1,7 @@
 import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { deviceKind, measurementToRead } from '../readings/kinds.js';
+import { deviceKind } from '../readings/kinds.js';
+import { measurementToRead } from '../readings/device.js';
 import { readW1Measurement } from './read-w1.js';
 import { chipName } from '../readings/families.js';
 import { isSysfsSlaveName, parseDeviceId } from '../onewire/ids.js';
