@@ -51,18 +51,5 @@ export function firstEvent(port: number, path: string, timeoutMs = 10_000): Prom
   });
 }
 
-/** Polls `check` until it returns a value (not undefined), or throws after timeoutMs. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// The page tests poll with http(): the shared polling helper, from here too.
+export { eventually } from './until.js';

@@ -10,6 +10,7 @@ import { fixtureWorkspace, startCli, type AgentProcess } from './agent-process.j
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
 import { subscribe, type Subscriber } from './mqtt-sub.js';
 import { startProxy, type TcpProxy } from './tcp-proxy.js';
+import { waitFor } from './until.js';
 
 /**
  * A broker outage end to end: a real mosquitto that keeps a persistent subscriber's
@@ -101,15 +102,14 @@ export async function outage(t: TestContext, extra: { payload: 'json' | 'plain';
     received: () => sub.retainedLines.filter((m) => !m.topic.endsWith('/availability')).map((m) => ({ topic: m.topic, payload: m.payload })),
     queueFiles: async () => (await readdir(join(stateDir, 'outbox')).catch(() => [])).filter((f) => f.endsWith('.queue')),
     async allReceived(ms = 30_000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
+      let missing: Reading[] = [];
+      const arrived = (): Reading[] | undefined => {
         const got = new Set(o.received().map(key));
         const produced = o.produced();
-        const missing = produced.filter((r) => !got.has(key(r)));
-        if (missing.length === 0) return produced;
-        if (Date.now() > deadline) throw new Error(`${missing.length} readings never arrived, e.g. ${JSON.stringify(missing.slice(0, 3))}`);
-        await sleep(100);
-      }
+        missing = produced.filter((r) => !got.has(key(r)));
+        return missing.length === 0 ? produced : undefined;
+      };
+      return waitFor(() => `every reading; ${missing.length} never arrived, e.g. ${JSON.stringify(missing.slice(0, 3))}`, arrived, ms, 100);
     },
   };
   return o;

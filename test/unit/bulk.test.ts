@@ -9,6 +9,7 @@ import type { ConvertResult, ReadResult } from '../../src/readings/read-result.j
 import type { Device } from '../../src/readings/device.js';
 import type { Source } from '../../src/sources/source.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';
+import { until } from '../helpers/until.js';
 
 /** A bus-wide source that records what the scheduler asks of it, in order. */
 class BulkSource implements Source {
@@ -165,7 +166,7 @@ test('a timed-out read keeps its bus: nothing else is read there until the kerne
   scheduler.setSensors(B.map((n) => sensor(source, n, 'b1', 60_000)));
   scheduler.start();
   await clock.advance(0);
-  await waitFor(() => results.length === 3);
+  await until('three results', () => results.length === 3);
   const codes = results.map(([n, r]) => [n, r.ok ? 'ok' : r.error.code]);
   // The hung one times out; the others are not read but reported (bus_stuck), so they show as failing.
   assert.deepEqual(codes, [
@@ -179,7 +180,7 @@ test('a timed-out read keeps its bus: nothing else is read there until the kerne
   source.held.get(B[0] ?? '')?.();
   await flush();
   await clock.advance(60_000);
-  await waitFor(() => results.length === 6);
+  await until('six results', () => results.length === 6);
   assert.deepEqual(results.slice(3).map(([, r]) => r.ok), [true, true, true], 'read again once the kernel call returned');
   assert.equal(source.maxActive, 1);
   await scheduler.stop();
@@ -192,14 +193,14 @@ test('buses share the thread-pool budget fairly: never more blocking calls than 
   scheduler.setSensors(names.map((n, i) => sensor(source, n, `bus${i}`, 60_000)));
   scheduler.start();
   await clock.advance(0);
-  await waitFor(() => source.held.size === 2);
+  await until('two reads held', () => source.held.size === 2);
   await flush();
   assert.equal(source.active, 2, 'the third bus waits for a permit');
   const first = [...source.held.keys()];
   for (const n of first) source.held.get(n)?.();
-  await waitFor(() => source.held.size === 3);
+  await until('the third read held', () => source.held.size === 3);
   source.held.get(names.find((n) => !first.includes(n)) ?? '')?.();
-  await waitFor(() => results.length === 3);
+  await until('three results', () => results.length === 3);
   assert.equal(source.maxActive, 2);
   await scheduler.stop();
 });
@@ -211,19 +212,11 @@ test('re-planning while a cycle runs (discovery every 30 s) reads no sensor twic
   scheduler.setSensors(sensors);
   scheduler.start();
   await clock.advance(0);
-  await waitFor(() => source.held.size === 1);
+  await until('the first read held', () => source.held.size === 1);
   scheduler.setSensors(B.map((n) => sensor(source, n, 'b1', 60_000)));
   source.held.get(B[0] ?? '')?.();
-  await waitFor(() => results.length === 3);
+  await until('three results', () => results.length === 3);
   await clock.advance(1_000);
   assert.deepEqual(source.ops, B.map((n) => `read:${n}`));
   await scheduler.stop();
 });
-
-async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

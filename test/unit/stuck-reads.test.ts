@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { systemClock } from '../../src/system/clock.js';
 import { Scheduler, type ScheduledSensor } from '../../src/sampling/scheduler.js';
@@ -8,6 +7,7 @@ import type { ReadResult } from '../../src/readings/read-result.js';
 import type { Device } from '../../src/readings/device.js';
 import type { Source } from '../../src/sources/source.js';
 import { memoryLog } from '../helpers/memory-log.js';
+import { until } from '../helpers/until.js';
 
 /** A source whose reads of one device hang until released, like a read stuck in the kernel. */
 class HangingSource implements Source {
@@ -33,14 +33,6 @@ function sensor(source: Source, name: string, bus: string): ScheduledSensor {
   const id = parseDeviceId(name);
   assert.ok(id);
   return { key: id.sysfs, device: { id, name, bus, chip: 'DS18B20' }, source, intervalMs: 30 };
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 test('a read that never returns: its bus gets no new read until it does, other buses go on', { timeout: 20_000 }, async (t) => {
