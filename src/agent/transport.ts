@@ -5,6 +5,8 @@ import type { Logger } from '../log.js';
 import type { BundledBroker } from '../broker/supervisor.js';
 import { MqttPublisher } from '../mqtt/publisher.js';
 import { statusTopic } from '../mqtt/topics.js';
+import { atMost } from '../system/at-most.js';
+import { toError } from '../system/err-text.js';
 
 /**
  * The publish path of a running agent (the bundled broker when there is no
@@ -55,7 +57,7 @@ export async function replaceTransport(
     }
     return { transport: { broker, publisher } };
   } catch (err) {
-    const error = err instanceof Error ? err : new Error(String(err));
+    const error = toError(err);
     await started?.stop();
     const publisher = await startPublisher(before, current.broker, log);
     return { transport: { broker: current.broker, publisher }, error };
@@ -78,9 +80,7 @@ export async function clearRetained(publisher: MqttPublisher | undefined, topics
     return;
   }
   const sent = Promise.allSettled(topics.map((topic) => publisher.publish(topic, '', { qos: 1, retain: true })));
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([sent, new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, CLEAR_WAIT_MS, 'timeout')))]);
-  clearTimeout(timer);
+  const outcome = await atMost(sent, CLEAR_WAIT_MS);
   const failed = outcome === 'timeout' ? topics.length : outcome.filter((r) => r.status === 'rejected').length;
   if (failed > 0) log.warn({ topics, failed }, 'could not clear every retained value of remapped sensors');
   else log.info({ topics }, 'cleared retained values of remapped or removed sensors');

@@ -4,22 +4,17 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.js';
+import { atMost } from '../system/at-most.js';
 import { CONF_FILE, PID_FILE } from './mosquitto-conf.js';
 
 /** Resolves true once `child` has exited, false after `ms`. */
-export function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
+export async function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  let onExit!: () => void;
+  const exited = new Promise<void>((resolve) => child.once('exit', (onExit = () => resolve())));
+  const outcome = await atMost(exited, ms);
+  child.off('exit', onExit);
+  return outcome !== 'timeout';
 }
 
 /** Whether something accepts connections on a unix socket. */

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { atMost, settledWithin } from '../system/at-most.js';
+import { errText, toError } from '../system/err-text.js';
 import { MAX_TLS_FILE_BYTES, readSmallFile } from '../system/small-file.js';
 import { topicMatches } from './topic-match.js';
 
@@ -157,7 +159,7 @@ export class MqttPublisher {
         try {
           handler(topic, payload, retained);
         } catch (err) {
-          this.#log.error({ topic, err: toError(err).message }, 'handling a received message failed');
+          this.#log.error({ topic, err: errText(err) }, 'handling a received message failed');
         }
       }
     }
@@ -208,10 +210,7 @@ export class MqttPublisher {
     client.on('message', (topic, payload, packet) => this.#dispatch(topic, payload, packet.retain));
     client.on('reconnect', () => (this.#lastError = undefined));
     client.on('close', () => this.#onClose(client));
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#o.startWaitMs ?? 5_000)));
-    await Promise.race([firstConnect, waited]);
-    clearTimeout(timer);
+    await atMost(firstConnect, this.#o.startWaitMs ?? 5_000);
   }
 
   /**
@@ -267,11 +266,11 @@ export class MqttPublisher {
     if (client.connected) {
       // A clean DISCONNECT discards the Last Will (MQTT-3.14.4-3), so say `offline` ourselves.
       const sent = this.#send(client, this.#o.statusTopic, 'offline', { qos: 1, retain: true });
-      const outcome = await within(sent, OFFLINE_WAIT_MS);
+      const outcome = await settledWithin(sent, OFFLINE_WAIT_MS);
       if (outcome !== 'done') this.#log.warn({ url: this.#url, outcome }, 'could not publish offline status before disconnecting');
     }
     // Not connected: nothing can be flushed, so end at once instead of waiting for acks.
-    const ended = await within(client.endAsync(!client.connected), END_WAIT_MS);
+    const ended = await settledWithin(client.endAsync(!client.connected), END_WAIT_MS);
     if (ended !== 'done') {
       client.end(true);
       client.stream?.destroy();
@@ -300,7 +299,7 @@ export class MqttPublisher {
     this.#authLogged = false;
     this.#lastError = undefined;
     this.#send(client, this.#o.statusTopic, 'online', { qos: 1, retain: true }).catch((err: unknown) => {
-      if (!this.#stopping) this.#log.warn({ err: toError(err).message, topic: this.#o.statusTopic }, 'could not publish online status');
+      if (!this.#stopping) this.#log.warn({ err: errText(err), topic: this.#o.statusTopic }, 'could not publish online status');
     });
     this.#subscribeOn(client, [...this.#handlers.keys()]);
     this.events.emit('up');
@@ -406,7 +405,7 @@ export class MqttPublisher {
     try {
       return await read(file);
     } catch (err) {
-      throw new Error(`cannot read ${what} ${file}: ${toError(err).message}`, { cause: err });
+      throw new Error(`cannot read ${what} ${file}: ${errText(err)}`, { cause: err });
     }
   }
 }
@@ -430,17 +429,3 @@ function errorCode(err: Error): string | number | undefined {
   return typeof code === 'string' || typeof code === 'number' ? code : undefined;
 }
 
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Waits for `promise` at most `ms`; never rejects. */
-async function within(promise: Promise<unknown>, ms: number): Promise<'done' | 'failed' | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, ms, 'timeout')));
-  try {
-    return await Promise.race([promise.then(() => 'done' as const, () => 'failed' as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

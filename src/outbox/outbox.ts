@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { atMost } from '../system/at-most.js';
 import { errText } from '../system/err-text.js';
 import { openOutboxDir, type OutboxDisk } from './disk.js';
 import { OutboxEpisodes, type Outcome } from './episodes.js';
@@ -282,12 +283,7 @@ export class Outbox {
     this.#link.events.off('up', this.#onUp);
     this.#link.events.off('down', this.#onDown);
     if (this.#q.inflight.size > 0 && this.#link.connected) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-        timer = setTimeout(resolve, STOP_WAIT_MS);
-      });
-      clearTimeout(timer);
+      await atMost(new Promise<void>((resolve) => (this.#drained = resolve)), STOP_WAIT_MS);
     }
     this.#spill(true);
     this.#disk?.mark();

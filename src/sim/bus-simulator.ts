@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { atMost } from '../system/at-most.js';
 import { packageRoot } from '../system/package-root.js';
 import type { SimFault } from './bus-model.js';
 import type { SimCommand, SimInit, SimReply, SimStats } from './protocol.js';
@@ -112,7 +113,7 @@ export class BusSimulator {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     try {
-      await Promise.race([this.#send({ type: 'stop' }), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      await atMost(this.#send({ type: 'stop' }), 5_000);
     } catch {
       // already gone
     }
