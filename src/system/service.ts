@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { systemClock, type Clock } from './clock.js';
 import { watchdogIntervalMs, type SdNotify } from './sd-notify.js';
 import { statusLine } from './status-line.js';
 
@@ -24,7 +25,8 @@ export interface ServiceOptions {
   readonly agent: ServiceAgent;
   readonly log: Logger;
   readonly env?: NodeJS.ProcessEnv;
-  readonly now?: () => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
   /** How often STATUS= is refreshed (sent only when the text changed). @default 5000 */
   readonly statusEveryMs?: number;
   /** How often the connection is checked until READY=1 is sent. @default 200 */
@@ -40,8 +42,9 @@ export interface ServiceOptions {
  */
 export class ServiceNotifier {
   readonly #o: ServiceOptions;
-  readonly #now: () => number;
-  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #clock: Clock;
+  /** Ends the periodic work (pings, STATUS, the wait for READY) at stopping(). */
+  readonly #stop = new AbortController();
   #ready = false;
   #stopped = false;
   #stuckLogged = false;
@@ -50,7 +53,7 @@ export class ServiceNotifier {
 
   constructor(options: ServiceOptions) {
     this.#o = options;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get ready(): boolean {
@@ -58,10 +61,15 @@ export class ServiceNotifier {
   }
 
   start(): void {
-    const every = (ms: number, fn: () => void): void => {
-      const timer = setInterval(fn, ms);
-      timer.unref();
-      this.#timers.push(timer);
+    // `fn` runs every `ms` until stopping(), or until it returns true.
+    const every = (ms: number, fn: () => boolean | void): void => {
+      const { signal } = this.#stop;
+      void (async () => {
+        while (!signal.aborted) {
+          await this.#clock.sleep(ms, signal);
+          if (signal.aborted || fn() === true) return;
+        }
+      })();
     };
     const watchdogMs = watchdogIntervalMs(this.#o.env ?? process.env);
     if (watchdogMs !== undefined) {
@@ -71,9 +79,7 @@ export class ServiceNotifier {
     every(this.#o.statusEveryMs ?? 5_000, () => void this.#status());
     if (!this.#checkReady()) {
       void this.#o.notify.send({ STATUS: 'starting: waiting for the MQTT broker' });
-      const poll = setInterval(() => this.#checkReady() && clearInterval(poll), this.#o.readyPollMs ?? 200);
-      poll.unref();
-      this.#timers.push(poll);
+      every(this.#o.readyPollMs ?? 200, () => this.#checkReady());
     }
   }
 
@@ -92,7 +98,7 @@ export class ServiceNotifier {
   /** STOPPING=1 and no more pings: the agent is going away on purpose. */
   stopping(): Promise<void> {
     this.#stopped = true;
-    for (const timer of this.#timers) clearInterval(timer);
+    this.#stop.abort();
     return this.#o.notify.send({ STOPPING: 1, STATUS: 'stopping' });
   }
 
@@ -123,7 +129,7 @@ export class ServiceNotifier {
 
   #stuck(limitMs: number): { sensor: string; bus: string; forMs: number } | undefined {
     const read = this.#o.agent.oldestRead();
-    const forMs = read ? this.#now() - read.since : 0;
+    const forMs = read ? this.#clock.now() - read.since : 0;
     return read && forMs > limitMs ? { sensor: read.sensor, bus: read.bus, forMs } : undefined;
   }
 

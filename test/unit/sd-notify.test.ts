@@ -6,6 +6,7 @@ import { InFlightReads } from '../../src/sampling/in-flight.js';
 import { formatNotify, SdNotify, watchdogIntervalMs, type NotifyTransport } from '../../src/system/sd-notify.js';
 import { ServiceNotifier, type ServiceAgent } from '../../src/system/service.js';
 import { statusLine } from '../../src/system/status-line.js';
+import { FakeClock, flush } from '../helpers/fake-clock.js';
 
 const quiet = pino({ level: 'silent' });
 
@@ -64,32 +65,33 @@ function agent(over: Partial<{ connected: boolean; oldest: InFlightRead | undefi
   };
 }
 
-const until = async (check: () => boolean): Promise<void> => {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(check());
-};
-
 test('READY only once connected; WATCHDOG withheld while a read is stuck; STOPPING ends the pings', async (t) => {
   const { transport, sent } = recorder();
   const a = agent({ connected: false });
-  const now = 1_000_000;
-  const service = new ServiceNotifier({ notify: new SdNotify(transport, quiet), agent: a, log: quiet, env: { WATCHDOG_USEC: '40000' }, now: () => now, readyPollMs: 5 });
+  const clock = new FakeClock();
+  clock.t = 1_000_000;
+  const service = new ServiceNotifier({ notify: new SdNotify(transport, quiet), agent: a, log: quiet, env: { WATCHDOG_USEC: '40000' }, clock, readyPollMs: 5 });
   t.after(() => service.stopping());
+  const pings = (): number => sent.filter((m) => m === 'WATCHDOG=1').length;
   service.start();
-  await until(() => sent.includes('STATUS=starting: waiting for the MQTT broker'));
-  await until(() => sent.filter((m) => m === 'WATCHDOG=1').length >= 2);
+  await flush();
+  assert.ok(sent.includes('STATUS=starting: waiting for the MQTT broker'));
+  await clock.advance(40); // two watchdog intervals (WATCHDOG_USEC / 2 = 20 ms), eight readiness checks
+  assert.equal(pings(), 2);
   assert.ok(!sent.some((m) => m.startsWith('READY=1')));
   a.connected = true;
-  await until(() => sent.some((m) => m.startsWith('READY=1')));
+  await clock.advance(5);
   assert.ok(sent.includes('READY=1\nSTATUS=2 sensors (1 failing), last cycle 1.2 s, broker connected'), sent.join(' | '));
 
-  a.oldest = { bus: 'b1', sensor: 'a', since: now - 25 }; // longer than the 20 ms limit (WATCHDOG_USEC / 2)
-  await until(() => sent.some((m) => /stuck for/.test(m)));
-  const pings = sent.filter((m) => m === 'WATCHDOG=1').length;
-  await new Promise((r) => setTimeout(r, 80)); // four intervals
-  assert.equal(sent.filter((m) => m === 'WATCHDOG=1').length, pings);
+  a.oldest = { bus: 'b1', sensor: 'a', since: clock.now() - 25 }; // longer than the 20 ms limit (WATCHDOG_USEC / 2)
+  await clock.advance(20);
+  assert.ok(sent.some((m) => /stuck for/.test(m)), sent.join(' | '));
+  const stuckAt = pings();
+  await clock.advance(80); // four intervals
+  assert.equal(pings(), stuckAt);
   a.oldest = undefined;
-  await until(() => sent.filter((m) => m === 'WATCHDOG=1').length > pings);
+  await clock.advance(20);
+  assert.equal(pings(), stuckAt + 1);
 
   await service.reloading();
   await service.reloaded('sensors.yaml:1:1: bad');
@@ -98,7 +100,7 @@ test('READY only once connected; WATCHDOG withheld while a read is stuck; STOPPI
   await service.stopping();
   const stopAt = sent.indexOf('STOPPING=1\nSTATUS=stopping');
   assert.ok(stopAt >= 0);
-  await new Promise((r) => setTimeout(r, 60));
+  await clock.advance(60_000); // every watchdog interval, and the STATUS refresh's too
   assert.equal(sent.length, stopAt + 1, 'nothing after STOPPING=1');
 });
 
