@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { diffConfig, hasChanges } from '../../src/config/diff.js';
 import { formatProblem, parseConfigText } from '../../src/config/load.js';
 import { configSchema, defaultConfig } from '../../src/config/schema.js';
-import { redactUrl } from '../../src/mqtt/publisher.js';
+import { redactUrl } from '../../src/system/redact-url.js';
 
 /** `mqtt.protocol` and its deprecated alias `mqtt.protocol_version`, as a user writes them in sensors.yaml. */
 
@@ -59,4 +59,7 @@ test('redactUrl keeps a unix socket URL whole and drops a password from one', ()
   assert.equal(redactUrl('mqtt+unix:///run/w1mqtt/mqtt.sock'), 'mqtt+unix:///run/w1mqtt/mqtt.sock');
   assert.equal(redactUrl('mqtt+unix://pi:s3cret@/run/w1mqtt/mqtt.sock'), 'mqtt+unix:///run/w1mqtt/mqtt.sock');
   assert.equal(redactUrl('mqtt://pi:s3cret@192.168.1.10:1883'), 'mqtt://pi@192.168.1.10:1883');
+  assert.equal(redactUrl('mqtt://pi:s3cret@192.168.1.10:1883', 'credentials'), 'mqtt://192.168.1.10:1883');
+  assert.equal(redactUrl('mqtts://pi@broker.lan:8883', 'credentials'), 'mqtts://broker.lan:8883');
+  assert.equal(redactUrl('mqtts://broker.lan:8883', 'credentials'), 'mqtts://broker.lan:8883');
 });
