@@ -1,6 +1,6 @@
 import { deviceKind, deviceKinds, MEASUREMENT_NAMES } from '../readings/kinds.js';
 import { chipName } from '../readings/families.js';
-import type { SensorEntry } from './schema.js';
+import type { SensorEntry } from './sensor-entry.js';
 
 /**
  * What the zod shape cannot see: whether a `sensors:` entry fits its chip. The

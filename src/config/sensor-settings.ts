@@ -1,4 +1,4 @@
-import type { MeasurementEntry, SensorEntry } from './schema.js';
+import type { MeasurementEntry, SensorEntry } from './sensor-entry.js';
 import { MEASUREMENT_NAMES, type DeviceKind, type Measurement } from '../readings/kinds.js';
 
 /** One measurement's settings from a `sensors:` entry, before defaults from the top of the config. */

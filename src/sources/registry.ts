@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import { sourceSchema, type SourceConfig } from '../config/schema.js';
+import { sourceSchema, type SourceConfig } from '../config/source-schema.js';
 import { looksLikeOwfs, OwfsMountSource } from './owfs-mount.js';
 import { OwserverSource, probeOwserver } from './owserver.js';
 import type { Source } from './source.js';
