@@ -1,8 +1,8 @@
+import { DS18X20_RANGE } from '../readings/kinds.js';
 import type { ReadError } from '../readings/read-result.js';
 
-/** DS18x20 operating range, datasheet "−55°C to +125°C". */
-export const MIN_MILLI = -55_000;
-export const MAX_MILLI = 125_000;
+const MIN_MILLI = DS18X20_RANGE.min * 1000;
+const MAX_MILLI = DS18X20_RANGE.max * 1000;
 /** Power-on reset value of the temperature register (DS18B20 datasheet, Table 1: +85 °C = 0x0550). */
 export const POWER_ON_MILLI = 85_000;
 /** 0x07FF: what a DS18B20 reports when the conversion lacked power (127.9375 °C). */

@@ -50,10 +50,12 @@ export interface DeviceKind {
   readonly measurements: readonly Measurement[];
 }
 
-/** DS18x20 datasheets: −55 °C to +125 °C. */
+/** The DS18x20's operating range, °C: datasheets "−55°C to +125°C"; outside it a value is a fault, not a reading. */
+export const DS18X20_RANGE = { min: -55, max: 125 } as const;
+
 const DS18X20_TEMPERATURE: Measurement = {
   name: 'temperature', quantity: 'temperature', title: 'temperature', unit: '°C', suffix: 'temperature',
-  decimals: undefined, range: { min: -55, max: 125 },
+  decimals: undefined, range: DS18X20_RANGE,
   w1: { kind: 'w1_slave' }, owfs: { kind: 'property', property: 'temperature' },
 };
 

@@ -1,4 +1,5 @@
 import { errnoHint } from './errno-hint.js';
+import { DS18X20_RANGE } from './kinds.js';
 
 /**
  * Why a read gave no usable temperature. A discriminated union on `code` so that
@@ -9,7 +10,7 @@ export type ReadError =
   | { readonly code: 'power_on_reset'; readonly milli: number }
   | { readonly code: 'insufficient_power'; readonly milli: number }
   | { readonly code: 'all_zero' }
-  /** `unit`, `min`, `max`: for measurements other than a DS18x20 temperature (devices/kinds.ts). */
+  /** `unit`, `min`, `max`: for measurements other than a DS18x20 temperature (kinds.ts). */
   | { readonly code: 'out_of_range'; readonly milli: number; readonly unit?: string; readonly min?: number; readonly max?: number }
   | { readonly code: 'empty_read' }
   | { readonly code: 'parse_error'; readonly raw: string }
@@ -45,7 +46,7 @@ export function describeError(error: ReadError): string {
       return 'all-zero scratchpad (bus shorted or sensor not responding)';
     case 'out_of_range':
       if (error.unit !== undefined) return `${error.milli / 1000} ${error.unit} is outside the sensor's ${error.min}…${error.max} ${error.unit} range`;
-      return `${error.milli / 1000} °C is outside the sensor's -55…125 °C range`;
+      return `${error.milli / 1000} °C is outside the sensor's ${DS18X20_RANGE.min}…${DS18X20_RANGE.max} °C range`;
     case 'empty_read':
       return 'empty read (the kernel reports every failure this way since 5.8)';
     case 'parse_error':
