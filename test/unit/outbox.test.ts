@@ -5,9 +5,9 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Outbox, type OutboxLink, type OutboxOptions, type OutgoingMessage } from '../../src/outbox/outbox.js';
 import { memoryLog } from '../helpers/memory-log.js';
+import { until } from '../helpers/until.js';
 
 const T = { timeout: 20_000 };
 
@@ -52,32 +52,45 @@ async function setup(t: TestContext, opts: Partial<OutboxOptions> = {}, dir?: st
   if (!dir) t.after(() => rm(base, { recursive: true, force: true }));
   const link = new FakeLink();
   const { log, find } = memoryLog();
-  const outbox = new Outbox({ link, dir: join(base, 'outbox'), maxMessages: 1000, maxBytes: 1e6, log, tickMs: 20, ...opts });
+  const clock = countedClock(opts.now ?? Date.now);
+  const outbox = new Outbox({ link, dir: join(base, 'outbox'), maxMessages: 1000, maxBytes: 1e6, log, tickMs: 20, ...opts, now: clock.now });
   outbox.start();
   t.after(() => outbox.stop());
-  return { base, dir: join(base, 'outbox'), link, outbox, find };
+  return { base, dir: join(base, 'outbox'), link, outbox, find, ticks: clock.ticks };
+}
+
+/**
+ * The outbox's clock, counting how often it is read. A housekeeping tick reads it at least
+ * once (the fsync check) and at most three times (the age of the messages waiting, the end
+ * of an episode); while no message is queued, sent or acknowledged nothing else reads it.
+ * So, in such a quiet moment, `ticks(n)` waits for at least n ticks without timing them.
+ */
+function countedClock(now: () => number): { now: () => number; ticks(n: number): Promise<void> } {
+  let reads = 0;
+  return {
+    now: () => {
+      reads++;
+      return now();
+    },
+    ticks(n) {
+      const target = reads + 3 * n;
+      return until(`${n} housekeeping ticks`, () => reads >= target);
+    },
+  };
 }
 
 const msg = (payload: string, topic = 'home/a/temperature', latest = false): OutgoingMessage => ({ topic, payload, qos: 1, retain: true, latest });
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 async function queueFiles(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.queue'));
 }
 
 test('a healthy broker: everything delivered in order, nothing written to disk', T, async (t) => {
-  const { dir, link, outbox } = await setup(t);
+  const { dir, link, outbox, ticks } = await setup(t);
   link.up();
   for (let i = 0; i < 200; i++) outbox.enqueue(msg(String(i)));
   await until('all delivered', () => link.delivered.length === 200);
-  await sleep(100); // a few housekeeping ticks
+  await ticks(3);
   assert.deepEqual(link.delivered, Array.from({ length: 200 }, (_, i) => String(i)));
   assert.deepEqual(await readdir(dir), ['lock'], 'no queue file, no done file');
   assert.equal(outbox.stats().written, 0);
@@ -101,7 +114,7 @@ test('broker down: each message is on disk before enqueue() returns, delivered i
 });
 
 test('messages queued close together go out together, a window at a time', T, async (t) => {
-  const { link, outbox } = await setup(t, { window: 8, flushMs: 30 });
+  const { link, outbox, ticks } = await setup(t, { window: 8, flushMs: 30 });
   link.autoAck = false;
   link.up();
   for (let i = 0; i < 5; i++) outbox.enqueue(msg(String(i)));
@@ -109,7 +122,8 @@ test('messages queued close together go out together, a window at a time', T, as
   await until('sent', () => link.sent.length > 0);
   assert.equal(link.sent.length, 5, 'all five in one pump');
   for (let i = 5; i < 20; i++) outbox.enqueue(msg(String(i)));
-  await sleep(60);
+  await until('the window filled', () => link.sent.length >= 8);
+  await ticks(2); // each one pumps
   assert.equal(link.sent.length, 8, 'never more than the window unacknowledged');
   for (const s of link.sent.slice(0, 8)) s.ack();
   await until('the next window', () => link.sent.length === 16);
@@ -200,7 +214,7 @@ test('delivery progress is marked, so a crash mid-drain resends only the unmarke
 });
 
 test('queue: latest keeps only the newest waiting message per topic, sent before the all backlog; all keeps every one, in order', T, async (t) => {
-  const { link, outbox } = await setup(t, { window: 2, flushMs: 0 });
+  const { link, outbox, ticks } = await setup(t, { window: 2, flushMs: 0 });
   for (let i = 0; i < 5; i++) {
     outbox.enqueue(msg(`L${i}`, 'home/plain/temperature', true));
     outbox.enqueue(msg(`A${i}`, 'home/json/temperature', false));
@@ -218,7 +232,7 @@ test('queue: latest keeps only the newest waiting message per topic, sent before
   link.autoAck = true;
   for (const s of link.sent.slice(-2)) s.ack();
   await until('delivered', () => link.delivered.length === 13);
-  await sleep(50);
+  await ticks(2);
   assert.deepEqual(link.delivered.slice(7), ['A5', 'A6', 'L6', 'A7', 'A8', 'A9'], 'L5 superseded by L6, which goes before A7');
   assert.equal(outbox.stats().superseded, 9);
   assert.equal(outbox.stats().dropped, 0);
@@ -328,15 +342,15 @@ test('a publish the client refused is sent again before anything newer', T, asyn
   link.up();
   outbox.enqueue(msg('0'));
   link.sent[0]?.refuse();
-  await sleep(0);
-  link.autoAck = true;
+  link.autoAck = true; // for what is sent from now on: the resend, and the one below
+  await until('the refusal handled', () => outbox.stats().inFlight === 0);
   outbox.enqueue(msg('1'));
   await until('all delivered', () => link.delivered.length === 2);
   assert.deepEqual(link.delivered, ['0', '1'], 'the refused one goes again, before anything newer');
 });
 
 test('a new connection (live reload) sends what the old one had in flight first, in order; the old one is not listened to', T, async (t) => {
-  const { link: old, outbox, find } = await setup(t, { flushMs: 0 });
+  const { link: old, outbox, find, ticks } = await setup(t, { flushMs: 0 });
   old.autoAck = false;
   old.up();
   outbox.enqueue(msg('0'));
@@ -350,7 +364,7 @@ test('a new connection (live reload) sends what the old one had in flight first,
   old.sent[0]?.refuse();
   old.sent[1]?.ack();
   await until('all delivered', () => next.delivered.length === 3);
-  await sleep(50);
+  await ticks(2);
   assert.deepEqual(next.delivered, ['0', '1', '2'], 'order kept across the new connection');
   assert.equal(outbox.stats().delivered, 3);
   assert.equal(outbox.stats().queued, 0);
@@ -358,7 +372,7 @@ test('a new connection (live reload) sends what the old one had in flight first,
 });
 
 test('a publish the broker refuses with a reason code (MQTT 5 PUBACK 0x87) is rejected once, counted, never retried, and does not hold back the files', T, async (t) => {
-  const { dir, link, outbox, find } = await setup(t);
+  const { dir, link, outbox, find, ticks } = await setup(t);
   link.refuseTopics.set('home/denied/temperature', 0x87);
   outbox.enqueue(msg('a0'));
   outbox.enqueue(msg('d0', 'home/denied/temperature'));
@@ -368,7 +382,7 @@ test('a publish the broker refuses with a reason code (MQTT 5 PUBACK 0x87) is re
   link.up();
   await until('the others delivered', () => link.delivered.length === 2);
   await until('the files deleted: the refusals do not pin the delivered mark', async () => (await queueFiles(dir)).length === 0);
-  await sleep(100); // several housekeeping ticks: none sends a refused one again
+  await ticks(3); // none sends a refused one again
   assert.deepEqual(link.delivered, ['a0', 'a1']);
   assert.deepEqual(link.sent.filter((s) => s.topic === 'home/denied/temperature').map((s) => s.payload), ['d0', 'd1'], 'each sent once');
   assert.equal(outbox.stats().rejected, 2);
@@ -385,14 +399,14 @@ test('a publish the broker refuses with a reason code (MQTT 5 PUBACK 0x87) is re
 
 test('spill window: a message unacknowledged for 1 s (by default) is on disk, younger ones are not', T, async (t) => {
   let now = 1_000_000;
-  const { dir, link, outbox } = await setup(t, { now: () => now });
+  const { dir, link, outbox, ticks } = await setup(t, { now: () => now });
   link.autoAck = false;
   link.up();
   outbox.enqueue(msg('0'));
   now += 500;
   outbox.enqueue(msg('1'));
   now += 490;
-  await sleep(100); // several ticks
+  await ticks(2);
   assert.deepEqual(await queueFiles(dir), [], 'under 1 s: nothing written');
   now += 20;
   await until('the first message on disk', async () => (await queueFiles(dir)).length === 1);
