@@ -1,11 +1,11 @@
 import { isRetryable } from '../onewire/validity.js';
-import type { ConvertResult, ReadError, ReadResult } from '../readings/read-result.js';
+import type { ReadResult } from '../readings/read-result.js';
+import { CONVERT, READ, untilSettled, type Call, type Outcomes } from './blocking-call.js';
 import { BulkPolicy } from './bulk.js';
 import type { InFlightRead } from './in-flight.js';
 import type { IoGate } from './io-gate.js';
-import type { ScheduledSensor, SchedulerOptions } from './scheduler.js';
+import type { ScheduledSensor, SchedulerOptions } from './schedule.js';
 import type { StuckReads } from './stuck-reads.js';
-import { errText } from '../system/err-text.js';
 
 export type WorkerOptions = SchedulerOptions & { readonly gate: IoGate; readonly stuck: StuckReads };
 
@@ -251,56 +251,6 @@ export class BusWorker {
     current.expired = true;
     current.expire();
   };
-}
-
-/** A blocking call of the bus worker: its deadline and, once it timed out, when it really ended. */
-interface Call {
-  /** performance.now() after which it has timed out. */
-  readonly at: number;
-  readonly expire: () => void;
-  expired?: boolean;
-  done: boolean;
-  ended?: Promise<void>;
-  end?: () => void;
-}
-
-/** What a blocking call yields when it does not return a value of its own. */
-interface Outcomes<T> {
-  /** It did not return within the timeout (ms). */
-  readonly timeout: (ms: number) => T;
-  /** It threw or rejected. */
-  readonly failed: (err: unknown) => T;
-  /** Not made: the bus is held by a stuck read, or stuck reads hold every thread. A conversion waits instead. */
-  readonly notMade?: (error: ReadError) => T;
-}
-
-const READ: Outcomes<ReadResult> = {
-  timeout: (ms) => ({ ok: false, error: { code: 'timeout', ms } }),
-  failed: (err) => ({ ok: false, error: unexpected(err).error }),
-  notMade: (error) => ({ ok: false, error }),
-};
-
-const CONVERT: Outcomes<ConvertResult> = { timeout: timedOut, failed: unexpected };
-
-function unexpected(err: unknown): ConvertResult & { ok: false } {
-  return { ok: false, error: { code: 'io_error', errno: 'EUNKNOWN', message: errText(err) }, permanent: false };
-}
-
-function timedOut(ms: number): ConvertResult {
-  return { ok: false, error: { code: 'timeout', ms }, permanent: false };
-}
-
-/** True once `p` settles; false if `signal` aborts first. */
-function untilSettled(p: Promise<void>, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void p.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    });
-  });
 }
 
 /**

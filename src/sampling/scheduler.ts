@@ -1,38 +1,7 @@
-import type { Logger } from '../log.js';
-import type { ReadResult } from '../readings/read-result.js';
-import type { Device } from '../readings/device.js';
-import type { Source } from '../sources/source.js';
-import type { BulkMode } from './bulk.js';
 import { BusWorker, type WorkerOptions } from './bus-worker.js';
-import type { Clock } from '../system/clock.js';
-import type { InFlightReads } from './in-flight.js';
 import { blockingLimit, IoGate } from './io-gate.js';
+import type { ScheduledSensor, SchedulerOptions } from './schedule.js';
 import { StuckReads } from './stuck-reads.js';
-
-/** One sensor the scheduler polls. `key` is stable across re-plans (the sysfs id). */
-export interface ScheduledSensor {
-  readonly key: string;
-  readonly device: Device;
-  readonly source: Source;
-  readonly intervalMs: number;
-}
-
-export interface SchedulerOptions {
-  readonly clock: Clock;
-  readonly log: Logger;
-  /** Called once per read (after retries), in bus order. Errors are logged, never fatal. */
-  readonly onResult: (sensor: ScheduledSensor, result: ReadResult, at: number) => void | Promise<void>;
-  /** A read that takes longer gives a `timeout` result (the kernel thread may still be busy). */
-  readonly readTimeoutMs?: number;
-  /** Extra reads after a power-on value, a CRC error or an empty read. @default 1 */
-  readonly retries?: number;
-  /** Registers every read until it settles, even after its timeout (for the watchdog). */
-  readonly inFlight?: InFlightReads;
-  /** `bulk_read` from sensors.yaml: when a bus converts all its sensors at once. @default auto */
-  readonly bulk?: BulkMode;
-  /** Cap on blocking calls across all buses. @default pool size − 2 (see io-gate.ts) */
-  readonly maxBlocking?: number;
-}
 
 /**
  * Polls sensors on their intervals. Each bus has one worker that reads its due
@@ -95,3 +64,4 @@ export class Scheduler {
 }
 
 export { alignedNext } from './bus-worker.js';
+export type { ScheduledSensor, SchedulerOptions } from './schedule.js';
