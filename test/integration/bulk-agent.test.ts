@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { BusSimulator, type BusStats, type SimBusSpec } from '../../src/sim/bus-simulator.js';
 import { startCli, type AgentProcess } from '../helpers/agent-process.js';
 import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/until.js';
 
 /**
  * The real agent (a child process) on the kernel-faithful bus simulator: due sensors of a
@@ -43,23 +44,23 @@ function readingsOf(agent: AgentProcess, sensor: string): number {
   return agent.logs.filter((l) => l['msg'] === 'reading' && l['sensor'] === sensor).length;
 }
 
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, agent: AgentProcess): Promise<T> {
-  const end = Date.now() + 90_000;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}\n${agent.stdout().slice(-3000)}\n${agent.stderr().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** `probe`'s value once `ok` holds for it; a timeout tells the last value and the agent's output. */
+function untilAgent<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, agent: AgentProcess): Promise<T> {
+  let last: T | undefined;
+  const check = async (): Promise<T | undefined> => {
+    last = await probe();
+    return ok(last) ? last : undefined;
+  };
+  return waitFor(() => `${what}; last: ${JSON.stringify(last)}\n${agent.stdout().slice(-3000)}\n${agent.stderr().slice(-2000)}`, check, 90_000, 50);
 }
 
 test('due sensors of a bus share one conversion; the DS28EA00 converts alone', { timeout: 150_000 }, async (t) => {
   const { sim, agent } = await runOnSimulator(t, false);
-  await until(async () => ALL.map((s) => readingsOf(agent, s)), (n) => n.every((c) => c >= 2), 'two readings of every sensor', agent);
+  await untilAgent(async () => ALL.map((s) => readingsOf(agent, s)), (n) => n.every((c) => c >= 2), 'two readings of every sensor', agent);
   // Every cycle so far: one trigger per bus, a fast read of each bulk-capable sensor, a full one of the DS28EA00.
   const shared = (b: BusStats, bulkSensors: number, alone: number) =>
     b.bulkConversions >= 2 && b.fastReads === bulkSensors * b.bulkConversions && b.singleConversions === alone && b.rejectedTriggers === 0;
-  const stats = await until(
+  const stats = await untilAgent(
     () => sim.stats(),
     (s) => {
       const [b1, b2] = s.buses;
@@ -74,7 +75,7 @@ test('due sensors of a bus share one conversion; the DS28EA00 converts alone', {
 
 test('a refused trigger (EACCES) falls back to one-by-one reads, logged once per bus', { timeout: 150_000 }, async (t) => {
   const { sim, agent } = await runOnSimulator(t, true);
-  await until(async () => ALL.map((s) => readingsOf(agent, s)), (n) => n.every((c) => c >= 2), 'two readings of every sensor', agent);
+  await untilAgent(async () => ALL.map((s) => readingsOf(agent, s)), (n) => n.every((c) => c >= 2), 'two readings of every sensor', agent);
   const refused = agent.logs.filter((l) => String(l['msg']).startsWith('bulk conversion refused'));
   assert.equal(refused.length, 2, JSON.stringify(refused));
   assert.deepEqual(refused.map((l) => (l['error'] as { errno?: string }).errno), ['EACCES', 'EACCES']);

@@ -8,6 +8,7 @@ import { readingFromW1Slave } from '../../src/onewire/scratchpad.js';
 import { BusSimulator, type SimBusSpec, type SimStats } from '../../src/sim/bus-simulator.js';
 import type { Device } from '../../src/readings/device.js';
 import { W1SysfsSource } from '../../src/sources/w1-sysfs.js';
+import { waitFor } from '../helpers/until.js';
 
 /**
  * The simulator is what the bench measures against and what the bulk-conversion tests
@@ -44,13 +45,13 @@ const oneBus: SimBusSpec[] = [
   },
 ];
 
-async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 2_000; i++) {
-    const v = await probe();
-    if (ok(v)) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** The simulator's counters, once `ok` holds for them. */
+function statsWhen(sim: BusSimulator, what: string, ok: (s: SimStats) => boolean): Promise<SimStats> {
+  const probe = async (): Promise<SimStats | undefined> => {
+    const s = await sim.stats();
+    return ok(s) ? s : undefined;
+  };
+  return waitFor(what, probe, 20_000, 10);
 }
 
 const bus0 = (s: SimStats) => {
@@ -69,10 +70,10 @@ test('the tree looks like /sys/bus/w1/devices and every read blocks until the bu
 
   let firstDone = false;
   const first = source.read(devices.get(A) as Device).then((r) => ((firstDone = true), r));
-  await waitFor(() => sim.stats(), (s) => bus0(s).queued === 1, 'the first read to reach the bus');
+  await statsWhen(sim, 'the first read to reach the bus', (s) => bus0(s).queued === 1);
   assert.equal(firstDone, false, 'the reader is still blocked while the bus converts');
   const second = source.read(devices.get(C) as Device);
-  await waitFor(() => sim.stats(), (s) => bus0(s).maxQueued === 2, 'the second read to queue behind the first');
+  await statsWhen(sim, 'the second read to queue behind the first', (s) => bus0(s).maxQueued === 2);
   assert.deepEqual(await first, { ok: true, milli: 21_000 });
   assert.deepEqual(await second, { ok: true, milli: -5_125 });
   const stats = bus0(await sim.stats());
@@ -86,7 +87,7 @@ test('therm_bulk_read: "trigger\\n" converts every bulk-capable sensor at once; 
   const read = (n: string) => source.read(devices.get(n) as Device);
   assert.deepEqual(await source.convertAll(await sim.masterPath(0)), { ok: true });
   // The kernel's write returns when the conversion is over; a FIFO write returns at once.
-  await waitFor(() => sim.stats(), (s) => bus0(s).bulkConversions === 1 && bus0(s).queued === 0, 'the conversion to end');
+  await statsWhen(sim, 'the conversion to end', (s) => bus0(s).bulkConversions === 1 && bus0(s).queued === 0);
   await sim.setTemperature(A, 30_000); // after the conversion: not what a fast read returns
   assert.deepEqual(await read(A), { ok: true, milli: 21_000 });
   assert.deepEqual(await read(B), { ok: true, milli: 22_500 });
@@ -100,7 +101,7 @@ test('therm_bulk_read: "trigger\\n" converts every bulk-capable sensor at once; 
 
   // Anything but exactly "trigger\n" is ignored (the kernel logs err=-22 and returns success).
   await writeFile(join(await sim.masterPath(0), 'therm_bulk_read'), 'trigger');
-  stats = await waitFor(() => sim.stats(), (s) => bus0(s).rejectedTriggers === 1, 'the short write to be rejected').then(bus0);
+  stats = await statsWhen(sim, 'the short write to be rejected', (s) => bus0(s).rejectedTriggers === 1).then(bus0);
   assert.equal(stats.bulkConversions, 1);
   await read(B);
   assert.equal(bus0(await sim.stats()).singleConversions, 3);

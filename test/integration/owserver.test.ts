@@ -9,6 +9,7 @@ import type { ReadResult } from '../../src/readings/read-result.js';
 import type { Device } from '../../src/readings/device.js';
 import { fuseUnusable, mountOwfs } from '../helpers/owfs-fuse.js';
 import { haveOwserver, owdir, startOwserver } from '../helpers/owserver.js';
+import { waitFor } from '../helpers/until.js';
 
 const noOwserver = !haveOwserver() && 'owserver / ow-shell not installed';
 const T = { timeout: 60_000, skip: noOwserver };
@@ -29,16 +30,6 @@ function assertFakeValue(name: string, r: ReadResult): void {
   // owserver's default fake range is 0…100 °C (--temperature_low/high).
   assert.ok(r.ok, `${name}: ${JSON.stringify(r)}`);
   assert.ok(r.milli >= 0 && r.milli <= 100_000, `${name}: ${r.milli}`);
-}
-
-async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 test('owserver source: lists the same thermometers as owdir and reads fake and tester values', T, async (t) => {
@@ -88,10 +79,15 @@ test('owserver source: killed mid-run and restarted on the same port, it recover
   await assert.rejects(source.list(), /nothing listens on 127\.0\.0\.1:\d+: is owserver running/);
 
   server = await startOwserver({ tester: TESTER, port });
-  const back = await until('a good reading after the restart', async () => {
-    const r = await source.read(device);
-    return r.ok ? r : undefined;
-  });
+  const back = await waitFor(
+    'a good reading after the restart',
+    async () => {
+      const r = await source.read(device);
+      return r.ok ? r : undefined;
+    },
+    30_000,
+    100,
+  );
   assert.deepEqual(back, { ok: true, milli: 4000 });
   assert.ok((await source.list()).length === 3);
 });
@@ -105,7 +101,7 @@ test('owserver source: an idle connection does not keep a SIGTERMed owserver ali
   // owserver keeps serving persistent clients after SIGTERM and exits once they hang
   // up; the source closes an idle connection after 2 s, so it must exit on its own.
   process.kill(server.pid, 'SIGTERM');
-  const outcome = await Promise.race([server.exited.then(() => 'exited'), sleep(20_000, 'still running')]);
+  const outcome = await Promise.race([server.exited.then(() => 'exited'), sleep(20_000, 'still running', { ref: false })]);
   assert.equal(outcome, 'exited', server.log());
 });
 
