@@ -1,12 +1,12 @@
 import { getSystemErrorName } from 'node:util';
 import { deviceKind } from '../readings/kinds.js';
 import { measurementToRead } from '../readings/device.js';
-import { presence, valueFromOwfsText } from './measured-values.js';
+import { presence } from './measured-values.js';
 import { chipName } from '../readings/families.js';
 import { isOwfsDeviceName, parseDeviceId } from '../onewire/ids.js';
 import { OwserverClient, OwserverError } from './owserver-client.js';
 import { FLAG, MSG, parseDirall, type Response } from './owserver-protocol.js';
-import { readingFromOwfsText } from './owfs-value.js';
+import { readingFromOwfsText, valueFromOwfsText } from './owfs-value.js';
 import type { ConvertResult, ReadError, ReadResult } from '../readings/read-result.js';
 import type { Device } from '../readings/device.js';
 import type { Source } from './source.js';

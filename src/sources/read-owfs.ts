@@ -4,7 +4,8 @@ import { fsReadError } from './fs-errors.js';
 import { readAttribute } from './read-attribute.js';
 import type { ReadResult } from '../readings/read-result.js';
 import type { Measurement } from '../readings/kinds.js';
-import { presence, valueFromOwfsText } from './measured-values.js';
+import { presence } from './measured-values.js';
+import { valueFromOwfsText } from './owfs-value.js';
 
 /**
  * One measurement through an OWFS FUSE mount (`dir` = <mount>/uncached/<device>):
