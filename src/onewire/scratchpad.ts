@@ -1,6 +1,6 @@
 import type { ReadResult } from '../readings/read-result.js';
 import { crc8 } from './crc8.js';
-import { checkScratchpad, checkMilli } from './validity.js';
+import { checkScratchpad } from './validity.js';
 
 /** The two lines of a kernel `w1_slave` file, parsed but not yet judged. */
 export interface W1Slave {
@@ -51,14 +51,4 @@ export function readingFromW1Slave(text: string): ReadResult {
   const fault = checkScratchpad(parsed.bytes, parsed.milli);
   if (fault) return { ok: false, error: fault };
   return { ok: true, milli: parsed.milli };
-}
-
-/** Pure parser of the kernel `temperature` attribute (`"%d\n"` millidegrees). */
-export function readingFromTemperatureFile(text: string): ReadResult {
-  if (text.length === 0) return { ok: false, error: { code: 'empty_read' } };
-  const trimmed = text.trim();
-  if (!/^-?\d+$/.test(trimmed)) return { ok: false, error: { code: 'parse_error', raw: text } };
-  const milli = Number(trimmed);
-  const fault = checkMilli(milli);
-  return fault ? { ok: false, error: fault } : { ok: true, milli };
 }

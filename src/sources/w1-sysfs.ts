@@ -1,5 +1,5 @@
 import { readdir, readFile, realpath, statfs } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { deviceKind } from '../readings/kinds.js';
 import { measurementToRead } from '../readings/device.js';
 import { readW1Measurement } from './read-w1.js';
@@ -141,9 +141,4 @@ async function onSysfs(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** The bus name users know (`w1_bus_master1`), from a bus key. */
-export function busLabel(bus: string): string {
-  return basename(bus);
 }
