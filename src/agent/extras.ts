@@ -1,13 +1,13 @@
 import type { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
-import type { AgentEvents } from './agent.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { StatsReporter, type BusStat, type QueueStat } from './stats.js';
 import { HomeAssistantDiscovery } from '../homeassistant/sync.js';
 import type { MessageHandler, MqttPublisher } from '../mqtt/publisher.js';
 import { statusTopic } from '../mqtt/topics.js';
-import type { PlannedSensor } from './plan.js';
+import type { Route } from '../mqtt/route.js';
+import type { AgentEvents } from './events.js';
 
 /**
  * What rides on the agent's connection beside the readings: its stats topic and,
@@ -19,7 +19,7 @@ export interface ExtrasOptions {
   readonly events: EventEmitter<AgentEvents>;
   readonly publisher: () => MqttPublisher | undefined;
   readonly config: () => Config;
-  readonly sensors: () => readonly PlannedSensor[];
+  readonly sensors: () => readonly Route[];
   readonly busStats: () => readonly BusStat[];
   /** What waits for the broker (the outbox): depth and what was given up. */
   readonly queue: () => QueueStat;
@@ -75,7 +75,8 @@ export function startExtras(o: ExtrasOptions): Extras {
   };
   startDiscovery();
 
-  const onReading: (...args: AgentEvents['reading']) => void = (sensor, result) => stats.count(result.ok, sensor.key);
+  const onReading: (...args: AgentEvents['reading']) => void = (reading) => stats.count(true, reading.key);
+  const onFailure: (...args: AgentEvents['failure']) => void = (_error, route) => stats.count(false, route.key);
   const onPlan: (...args: AgentEvents['plan']) => void = (sensors) => discovery?.update(sensors);
   const onReload: (...args: AgentEvents['reload']) => void = (config) => {
     stats.reschedule(config.mqtt.stats_interval);
@@ -92,6 +93,7 @@ export function startExtras(o: ExtrasOptions): Extras {
     discovery?.update(o.sensors());
   };
   o.events.on('reading', onReading);
+  o.events.on('failure', onFailure);
   o.events.on('plan', onPlan);
   o.events.on('reload', onReload);
   return {
@@ -103,6 +105,7 @@ export function startExtras(o: ExtrasOptions): Extras {
       stats.stop();
       discovery?.stop();
       o.events.off('reading', onReading);
+      o.events.off('failure', onFailure);
       o.events.off('plan', onPlan);
       o.events.off('reload', onReload);
     },

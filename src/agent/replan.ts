@@ -1,4 +1,4 @@
-import type { PlannedSensor } from './plan.js';
+import type { Route } from '../mqtt/route.js';
 
 /**
  * Pure: what a new plan means for the state the agent keeps per sensor key (its
@@ -12,7 +12,7 @@ export interface Replan {
    * said again there: the old one is cleared, and a state is only published when it
    * changes, so a sensor already online would otherwise never say so on its new topic.
    */
-  readonly moved: readonly { readonly sensor: PlannedSensor; readonly from: string }[];
+  readonly moved: readonly { readonly sensor: Route; readonly from: string }[];
   /** Still polled, shown under another id (the other notation, or mapped from unmapped). */
   readonly renamed: readonly { readonly from: string; readonly to: string }[];
   /**
@@ -21,14 +21,14 @@ export interface Replan {
    * nothing is published for it: an `offline` would outlive the clear, or land on the
    * availability topic of the sensor that took its topic.
    */
-  readonly dropped: readonly PlannedSensor[];
+  readonly dropped: readonly Route[];
   /** No longer polled because no source lists its device: it keeps its topics and says `offline`. */
-  readonly vanished: readonly PlannedSensor[];
+  readonly vanished: readonly Route[];
 }
 
 /** `present`: the sysfs ids every source listed this time. */
-export function replan(before: ReadonlyMap<string, PlannedSensor>, after: readonly PlannedSensor[], present: ReadonlySet<string>): Replan {
-  const moved: { sensor: PlannedSensor; from: string }[] = [];
+export function replan(before: ReadonlyMap<string, Route>, after: readonly Route[], present: ReadonlySet<string>): Replan {
+  const moved: { sensor: Route; from: string }[] = [];
   const renamed: { from: string; to: string }[] = [];
   const kept = new Set<string>();
   for (const sensor of after) {
@@ -38,8 +38,8 @@ export function replan(before: ReadonlyMap<string, PlannedSensor>, after: readon
     if (old.topic !== sensor.topic) moved.push({ sensor, from: old.topic });
     if (old.displayId !== sensor.displayId) renamed.push({ from: old.displayId, to: sensor.displayId });
   }
-  const dropped: PlannedSensor[] = [];
-  const vanished: PlannedSensor[] = [];
+  const dropped: Route[] = [];
+  const vanished: Route[] = [];
   for (const [key, old] of before) {
     if (kept.has(key)) continue;
     (present.has(old.device.id.sysfs) ? dropped : vanished).push(old);

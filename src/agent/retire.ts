@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { planSensors, type PlannedSensor } from './plan.js';
+import { route, type Route } from '../mqtt/route.js';
 
 /**
  * Pure: the topics a reload leaves behind. A sensor that now publishes elsewhere
@@ -10,18 +10,15 @@ import { planSensors, type PlannedSensor } from './plan.js';
  * only vanished from its bus is no config change and keeps its topic. A topic some
  * sensor still publishes to is never cleared, so swapping two topics is safe.
  */
-export function retiredTopics(before: readonly PlannedSensor[], after: Config): string[] {
+export function retiredTopics(before: readonly Route[], after: Config): string[] {
   const next = new Map<string, string | undefined>();
-  for (const sensor of before) {
-    // Plan this one device again under the new config: same source, same device, same measurement.
-    const replanned = planSensors(after, [{ source: sensor.source, devices: [sensor.device] }]).sensors.find((s) => s.key === sensor.key);
-    next.set(sensor.key, replanned?.topic);
-  }
+  // Route each measurement again under the new config: same device, same measurement.
+  for (const r of before) next.set(r.key, route(after, r.device, r.measurement)?.topic);
   const stillUsed = new Set([...next.values()].filter((t): t is string => t !== undefined));
   const retired = new Set<string>();
-  for (const sensor of before) {
-    const topic = next.get(sensor.key);
-    if (topic !== sensor.topic && !stillUsed.has(sensor.topic)) retired.add(sensor.topic);
+  for (const r of before) {
+    const topic = next.get(r.key);
+    if (topic !== r.topic && !stillUsed.has(r.topic)) retired.add(r.topic);
   }
   return [...retired];
 }

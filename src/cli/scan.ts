@@ -5,7 +5,7 @@ import { skeletonEntry } from '../config/skeleton.js';
 import { measurementText } from '../readings/value-text.js';
 import { formatValue } from '../readings/value-text.js';
 import { thermometerFamily } from '../readings/families.js';
-import { sensorMap } from '../agent/plan.js';
+import { sensorMap } from '../mqtt/route.js';
 import { createSource, detectSources } from '../sources/registry.js';
 import { describeError, type ReadResult } from '../readings/read-result.js';
 import { type Device } from '../readings/device.js';

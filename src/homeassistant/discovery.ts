@@ -1,6 +1,6 @@
 import type { Quantity } from '../readings/kinds.js';
 import type { DeviceId } from '../readings/device.js';
-import type { PlannedSensor } from '../agent/plan.js';
+import type { Route } from '../mqtt/route.js';
 import { availabilityTopic } from '../mqtt/topics.js';
 
 /**
@@ -222,17 +222,17 @@ export function agentDiscoveryMessages(agent: AgentInfo, ctx: DiscoveryContext):
 }
 
 /**
- * The planned sensors of one chip (its measurements, devices/kinds.ts) as one HA device,
+ * The routes of one chip (its measurements, readings/kinds.ts) as one HA device,
  * named after its main measurement's sensor (a thermometer's name, a DS2438's temperature).
  */
-export function deviceOf(sensors: readonly PlannedSensor[], perSensorAvailability = false): DiscoveryDevice {
-  const [main] = sensors;
-  if (!main) throw new Error('deviceOf: no sensors');
+export function deviceOf(routes: readonly Route[], perSensorAvailability = false): DiscoveryDevice {
+  const [main] = routes;
+  if (!main) throw new Error('deviceOf: no routes');
   return {
     id: main.device.id,
     chip: main.device.chip,
     name: main.label ?? `${main.device.chip} ${main.displayId.split('/')[0] ?? ''}`,
-    measurements: sensors.map((s) => ({
+    measurements: routes.map((s) => ({
       quantity: s.measurement.quantity,
       unit: s.measurement.unit,
       topic: s.topic,

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../system/clock.js';
-import { sensorMap, type PlannedSensor } from '../agent/plan.js';
+import { sensorMap, type Route } from '../mqtt/route.js';
 import { errText } from '../system/err-text.js';
 import { packageRoot } from '../system/package-root.js';
 import { agentDiscoveryMessages, agentIdentifier, DEFAULT_SUPPORT_URL, deviceOf, discoveryMessages, supportUrlOf, type DiscoveryContext } from './discovery.js';
@@ -69,7 +69,7 @@ export class HomeAssistantDiscovery {
   /** Discovery topics retained on the broker by this agent (published now, or twins found from before). */
   readonly #known = new Map<string, Known>();
   #desired = new Map<string, { payload: string; known: Known }>();
-  #plan: readonly PlannedSensor[] = [];
+  #plan: readonly Route[] = [];
   #planned = false;
   #supportUrl = DEFAULT_SUPPORT_URL;
   /** The re-announce: waiting for its delay, or publishing and the gap after it. */
@@ -101,7 +101,7 @@ export class HomeAssistantDiscovery {
   }
 
   /** The polled sensors changed (start, discovery, reload): publish the configs, remove those no longer wanted. */
-  update(sensors: readonly PlannedSensor[]): void {
+  update(sensors: readonly Route[]): void {
     this.#plan = sensors;
     const config = this.#o.config();
     const { payload, decimals, qos, client_id } = config.mqtt;
@@ -115,8 +115,8 @@ export class HomeAssistantDiscovery {
     for (const m of agentDiscoveryMessages({ clientId: config.mqtt.client_id, host: this.#o.host ?? hostname(), statsTopic: stats }, ctx)) {
       desired.set(m.topic, { payload: m.payload, known: { rom: undefined, stateTopic: m.stateTopic } });
     }
-    // One HA device per chip, one entity per measurement (a DS2438 is four planned sensors).
-    const byDevice = new Map<string, PlannedSensor[]>();
+    // One HA device per chip, one entity per measurement (a DS2438 has four routes).
+    const byDevice = new Map<string, Route[]>();
     for (const sensor of sensors) byDevice.set(sensor.device.id.sysfs, [...(byDevice.get(sensor.device.id.sysfs) ?? []), sensor]);
     for (const [rom, measured] of byDevice) {
       for (const m of discoveryMessages(deviceOf(measured, config.unavailable_after > 0), ctx)) desired.set(m.topic, { payload: m.payload, known: { rom, stateTopic: m.stateTopic } });

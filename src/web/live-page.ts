@@ -1,10 +1,9 @@
-import type { EventEmitter } from 'node:events';
-import type { AgentEvents } from '../agent/agent.js';
 import { isLoopbackHost, listenAddress } from '../config/loopback.js';
 import type { Logger } from '../log.js';
 import { parseDeviceId } from '../onewire/ids.js';
-import type { PlannedSensor } from '../agent/plan.js';
-import type { ReadResult } from '../readings/read-result.js';
+import type { Route } from '../mqtt/route.js';
+import type { ReadError } from '../readings/read-result.js';
+import type { Reading } from '../readings/reading.js';
 import { errText } from '../system/err-text.js';
 import { MAX_PASSWORD_FILE_BYTES, readSmallFile, writableByOthers } from '../system/small-file.js';
 import { resolveStateDir } from '../system/state-dir.js';
@@ -17,8 +16,27 @@ import { WebServer, type WebApi } from './server.js';
 import { LiveState, type AgentView } from './state.js';
 import { loadAssets } from './static.js';
 
+/** The agent's events the page follows (agent/events.ts): readings already calibrated, fault state already updated. */
+export interface PageEvents {
+  reading: [reading: Reading, route: Route];
+  failure: [error: ReadError, route: Route, at: number];
+  plan: [routes: readonly Route[]];
+}
+
+type Listener<K extends keyof PageEvents> = (...args: PageEvents[K]) => void;
+
+/** Of the agent's event emitter, what the page uses. */
+export interface PageEventSource {
+  on(event: 'reading', listener: Listener<'reading'>): unknown;
+  on(event: 'failure', listener: Listener<'failure'>): unknown;
+  on(event: 'plan', listener: Listener<'plan'>): unknown;
+  off(event: 'reading', listener: Listener<'reading'>): unknown;
+  off(event: 'failure', listener: Listener<'failure'>): unknown;
+  off(event: 'plan', listener: Listener<'plan'>): unknown;
+}
+
 export interface LivePageOptions {
-  readonly agent: AgentView & { readonly events: EventEmitter<AgentEvents> };
+  readonly agent: AgentView & { readonly events: PageEventSource };
   readonly log: Logger;
   readonly now?: () => number;
   /** Take a free port when web.port is taken (the demo). */
@@ -69,6 +87,7 @@ export class LivePage {
     this.#file = historyPath(await resolveStateDir({ configured: agent.config.state_dir }));
     await this.#load(this.#file);
     agent.events.on('reading', this.#onReading);
+    agent.events.on('failure', this.#onFailure);
     agent.events.on('plan', this.#onPlan);
     this.#started = true;
 
@@ -117,20 +136,22 @@ export class LivePage {
   async #stop(): Promise<void> {
     clearInterval(this.#statusTimer);
     this.#o.agent.events.off('reading', this.#onReading);
+    this.#o.agent.events.off('failure', this.#onFailure);
     this.#o.agent.events.off('plan', this.#onPlan);
     await this.#server?.stop();
     if (this.#started && this.#file) await this.#save(this.#file);
   }
 
-  readonly #onReading = (sensor: PlannedSensor, result: ReadResult, at: number): void => {
-    this.#state.record(sensor, result, at);
-    const value = result.ok ? result.milli / 1000 + sensor.offset : null;
-    // The agent updates its fault tracker right after this event: look once it has.
-    queueMicrotask(() => {
-      const now = this.#now();
-      this.#hub.send('sensor', { now, sensor: this.#state.sensor(sensor, now), point: [at, value] });
-    });
-  };
+  readonly #onReading = (reading: Reading, route: Route): void => this.#point(route, reading.at, reading.value);
+
+  /** A failed read is a gap in the chart; the sensor's view shows its fault. */
+  readonly #onFailure = (_error: ReadError, route: Route, at: number): void => this.#point(route, at, null);
+
+  #point(route: Route, at: number, value: number | null): void {
+    this.#state.record(route, at, value);
+    const now = this.#now();
+    this.#hub.send('sensor', { now, sensor: this.#state.sensor(route, now), point: [at, value] });
+  }
 
   readonly #onPlan = (): void => {
     this.#hub.send('snapshot', this.#snapshot());

@@ -5,8 +5,8 @@ import type { MeasurementName, Quantity } from '../readings/kinds.js';
 import { skeletonEntry } from '../config/skeleton.js';
 import { measurementText } from '../readings/value-text.js';
 import type { SensorHealth } from '../health/fault-tracker.js';
-import { sensorMap, type PlannedSensor } from '../agent/plan.js';
-import type { ReadErrorCode, ReadResult } from '../readings/read-result.js';
+import { sensorMap, type Route } from '../mqtt/route.js';
+import type { ReadErrorCode } from '../readings/read-result.js';
 import type { Device } from '../readings/device.js';
 import type { History } from './history.js';
 
@@ -21,11 +21,11 @@ export interface AgentView {
   readonly config: Config;
   readonly connected: boolean;
   readonly faults: { health(sensor: string): SensorHealth };
-  sensors(): readonly PlannedSensor[];
+  sensors(): readonly Route[];
   /** `bulk`: whether the bus converts all its sensors at once (reported once bulk conversion exists). */
   busStats(): readonly { readonly bus: string; readonly sensors: number; readonly lastCycleMs: number | undefined; readonly bulk?: boolean | undefined }[];
-  /** Every device the sources list, polled or not (unmapped: ignore hides some). */
-  devices?(): readonly { readonly source: string; readonly device: Device }[];
+  /** Every device the sources list, polled or not (unmapped: ignore hides some), and the source that lists it. */
+  devices(): readonly { readonly source: string; readonly device: Device }[];
   /** Store-and-forward queue, once the agent has one. */
   outboxStats?(): { readonly queued: number } | undefined;
 }
@@ -109,23 +109,25 @@ export class LiveState {
   readonly #agent: AgentView;
   readonly #history: History;
   readonly #lastRead = new Map<string, number>();
+  /** Which source lists each device, by sysfs id: rebuilt when the agent's list is a new one. */
+  #sources: { readonly of: readonly { readonly source: string; readonly device: Device }[]; readonly names: Map<string, string> } | undefined;
 
   constructor(agent: AgentView, history: History) {
     this.#agent = agent;
     this.#history = history;
   }
 
-  /** Every read, good or bad: one history point (NaN = a gap). */
-  record(sensor: PlannedSensor, result: ReadResult, at: number): void {
-    this.#lastRead.set(sensor.key, at);
-    this.#history.record(sensor.key, sensor.intervalMs, at, result.ok ? result.milli / 1000 + sensor.offset : NaN);
+  /** Every read: one history point, `value` calibrated (readings/reading.ts), null for a failed read (a gap). */
+  record(route: Route, at: number, value: number | null): void {
+    this.#lastRead.set(route.key, at);
+    this.#history.record(route.key, route.intervalMs, at, value ?? NaN);
   }
 
   sensors(now: number): SensorView[] {
     return this.#agent.sensors().map((s) => this.sensor(s, now));
   }
 
-  sensor(s: PlannedSensor, now: number): SensorView {
+  sensor(s: Route, now: number): SensorView {
     const last = this.#history.lastGood(s.key);
     const health = this.#agent.faults.health(s.displayId);
     const staleAfterMs = 3 * s.intervalMs;
@@ -141,7 +143,7 @@ export class LiveState {
       owfs: s.device.id.owfs,
       chip: s.device.chip,
       bus: busLabel(s.device.bus),
-      source: s.source.name,
+      source: this.#sourceOf(s.device.id.sysfs),
       topic: s.topic,
       mapped: s.mapped,
       intervalMs: s.intervalMs,
@@ -188,8 +190,7 @@ export class LiveState {
     const mapped = sensorMap(config);
     const seen = new Set<string>();
     const out: UnmappedView[] = [];
-    const devices = this.#agent.devices?.() ?? [...planned.values()].map((s) => ({ source: s.source.name, device: s.device }));
-    for (const { device } of devices) {
+    for (const { device } of this.#agent.devices()) {
       const key = device.id.sysfs;
       if (mapped.has(key) || seen.has(key)) continue;
       seen.add(key);
@@ -205,6 +206,17 @@ export class LiveState {
       });
     }
     return out;
+  }
+
+  /** A chip two sources list is read through the first (agent/plan.ts), so the first names it. */
+  #sourceOf(sysfs: string): string {
+    const devices = this.#agent.devices();
+    if (this.#sources?.of !== devices) {
+      const names = new Map<string, string>();
+      for (const { source, device } of devices) if (!names.has(device.id.sysfs)) names.set(device.id.sysfs, source);
+      this.#sources = { of: devices, names };
+    }
+    return this.#sources.names.get(sysfs) ?? '';
   }
 }
 

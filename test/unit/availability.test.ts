@@ -6,7 +6,7 @@ import { discoveryMessages } from '../../src/homeassistant/discovery.js';
 import { deviceOf } from '../../src/homeassistant/sync.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { SensorAvailability } from '../../src/health/availability.js';
-import type { PlannedSensor } from '../../src/agent/plan.js';
+import type { Route } from '../../src/mqtt/route.js';
 import { memoryLog } from '../helpers/memory-log.js';
 
 test('online at the first good reading, offline after N failures in a row, online again at the next good one', () => {
@@ -46,9 +46,8 @@ test('a sensor that never read well goes offline too; vanishing says offline onc
 test('Home Assistant discovery lists a sensor availability topic after the agent status', () => {
   const id = parseDeviceId('28-0316a2792dff');
   assert.ok(id);
-  const source = { name: 'w1', list: async () => [], read: async () => ({ ok: true as const, milli: 0 }), close: async () => {} };
   const measurement = deviceKind(id.family)?.measurements[0] ?? assert.fail('no kind');
-  const sensor: PlannedSensor = { key: id.sysfs, device: { id, name: id.sysfs, bus: 'b', chip: 'DS18B20' }, source, intervalMs: 1000, topic: 'home/kitchen/temperature', displayId: id.sysfs, label: 'Kitchen', offset: 0, mapped: true, queue: 'latest', measurement };
+  const sensor: Route = { key: id.sysfs, device: { id, name: id.sysfs, bus: 'b', chip: 'DS18B20' }, intervalMs: 1000, topic: 'home/kitchen/temperature', displayId: id.sysfs, label: 'Kitchen', offset: 0, mapped: true, queue: 'latest', measurement };
   assert.equal(deviceOf([sensor]).measurements[0]?.availabilityTopic, undefined, 'unavailable_after: 0 publishes none');
   const device = deviceOf([sensor], true);
   assert.equal(device.measurements[0]?.availabilityTopic, 'home/kitchen/temperature/availability');

@@ -69,7 +69,7 @@ test('retired topics: remapped, ignored and disabled sensors, a new base_topic; 
   const before = parse({
     sensors: { '28-0316a2792dff': 'home/a', '10-000802b4a1c3': 'home/b', '22-00000053e8a1': 'home/c' },
   });
-  const plan = planSensors(before, [{ source, devices }]).sensors;
+  const plan = planSensors(before, [{ source, devices }]).routes;
   const after = parse({
     unmapped: 'ignore',
     // a and b swap topics (nothing to clear); c is disabled; the unmapped 3b is now ignored.

@@ -6,9 +6,8 @@ import { HomeAssistantDiscovery, REANNOUNCE_DELAY_MS, REANNOUNCE_GAP_MS } from '
 import type { MessageHandler } from '../../src/mqtt/publisher.js';
 import { topicMatches } from '../../src/mqtt/topic-match.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
-import { planSensors } from '../../src/agent/plan.js';
+import { deviceRoutes } from '../../src/mqtt/route.js';
 import type { Device } from '../../src/readings/device.js';
-import type { Source } from '../../src/sources/source.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { checkDiscovery } from '../helpers/ha-schema.js';
 import { memoryLog } from '../helpers/memory-log.js';
@@ -30,7 +29,6 @@ function fakeLink() {
   };
 }
 
-const source: Source = { name: 'w1:/x', list: async () => [], read: async () => ({ ok: true, milli: 0 }), close: async () => {} };
 function device(name: string): Device {
   const id = parseDeviceId(name)!;
   return { id, name, bus: 'b', chip: 'DS18B20' };
@@ -50,7 +48,7 @@ function setup(yaml: object, opts: { random?: () => number } = {}) {
   const memory = memoryLog('info');
   const discovery = new HomeAssistantDiscovery({ link: f.link, log: memory.log, config: () => config, version: '0', host: 'kitchenpi', clock, random: opts.random ?? (() => 0) });
   discovery.start();
-  const plan = (...names: string[]) => discovery.update(planSensors(config, [{ source, devices: names.map(device) }]).sensors);
+  const plan = (...names: string[]) => discovery.update(names.flatMap((name) => deviceRoutes(config, device(name))));
   const configs = () => f.published.filter((p) => !p.topic.startsWith(TWINS));
   return { ...f, clock, memory, discovery, plan, configs, setConfig: (y: object) => (config = parse(y)) };
 }

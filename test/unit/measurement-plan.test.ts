@@ -38,7 +38,7 @@ function config(yaml: string): Config {
 test('plan: unmapped, each measurement gets its own key and <base>/1wire/<id>/<suffix>', () => {
   const p = plan({});
   assert.deepEqual(
-    p.sensors.map((s) => [s.key, s.displayId, s.topic, s.measurement.name]),
+    p.routes.map((s) => [s.key, s.displayId, s.topic, s.measurement.name]),
     [
       ['28-0316a2792dff', '28-0316a2792dff', 'home/1wire/28-0316a2792dff/temperature', 'temperature'],
       ['26-000000019a3b', '26-000000019a3b', 'home/1wire/26-000000019a3b/temperature', 'temperature'],
@@ -48,9 +48,9 @@ test('plan: unmapped, each measurement gets its own key and <base>/1wire/<id>/<s
       ['01-0000efbeadde', '01-0000efbeadde', 'home/1wire/01-0000efbeadde/presence', 'presence'],
     ],
   );
-  const thermometer = p.sensors[0];
+  const thermometer = p.routes[0];
   assert.equal(thermometer?.device, DEVICES[0], 'a thermometer is read through the very device its source listed');
-  assert.equal(p.sensors.find((s) => s.key === '26-000000019a3b/vdd')?.device.measurement?.name, 'vdd');
+  assert.equal(p.routes.find((s) => s.key === '26-000000019a3b/vdd')?.device.measurement?.name, 'vdd');
 });
 
 test('plan: per-measurement topics, names, intervals, offsets and false, in either notation', () => {
@@ -73,7 +73,7 @@ sensors:
 `),
     [{ source, devices: DEVICES }],
   );
-  const by = Object.fromEntries(p.sensors.map((s) => [s.displayId, s]));
+  const by = Object.fromEntries(p.routes.map((s) => [s.displayId, s]));
   assert.deepEqual(Object.keys(by), ['28-0316a2792dff', '26.3B9A01000000', '26.3B9A01000000/humidity', '26.3B9A01000000/voltage', '01-0000efbeadde']);
   assert.deepEqual(
     ['26.3B9A01000000', '26.3B9A01000000/humidity', '26.3B9A01000000/voltage'].map((k) => [by[k]?.topic, by[k]?.label, by[k]?.intervalMs, by[k]?.offset, by[k]?.mapped]),
@@ -103,7 +103,7 @@ sensors:
     [{ source, devices: DEVICES }],
   );
   assert.deepEqual(
-    p.sensors.map((s) => [s.displayId, s.topic, s.label]),
+    p.routes.map((s) => [s.displayId, s.topic, s.label]),
     [
       ['26-000000019a3b/humidity', 'home/1wire/26-000000019a3b/humidity', 'Bad humidity'],
       ['26-000000019a3b/voltage', 'home/1wire/26-000000019a3b/voltage', undefined],
@@ -162,7 +162,7 @@ test('live reload: a changed measurement is a sensor change, and a measurement t
   const before = config('sensors:\n  26-000000019a3b:\n    humidity: home/bath/humidity\n');
   const after = config('sensors:\n  26-000000019a3b:\n    humidity: home/bath/humidity\n    vdd: false\n');
   assert.deepEqual(diffConfig(before, after).changed, [{ id: '26-000000019a3b', fields: ['vdd'] }]);
-  const planned = planSensors(before, [{ source, devices: DEVICES }]).sensors;
+  const planned = planSensors(before, [{ source, devices: DEVICES }]).routes;
   assert.deepEqual(retiredTopics(planned, after), ['home/1wire/26-000000019a3b/vdd']);
   const moved = config('sensors:\n  26-000000019a3b:\n    humidity: home/bathroom/humidity\n');
   assert.deepEqual(retiredTopics(planned, moved), ['home/bath/humidity']);

@@ -24,7 +24,7 @@ test('mapped sensors use their topic, either id notation; unmapped go to base/1w
     },
   });
   const plan = planSensors(config, [{ source, devices: [device('28-0316a2792dff'), device('10-000802b4a1c3'), device('22-000000000001')] }]);
-  const byId = Object.fromEntries(plan.sensors.map((s) => [s.displayId, s]));
+  const byId = Object.fromEntries(plan.routes.map((s) => [s.displayId, s]));
   assert.equal(byId['28-0316a2792dff']?.topic, 'home/kitchen/temperature');
   assert.equal(byId['28-0316a2792dff']?.intervalMs, 10_000);
   assert.equal(byId['28-0316a2792dff']?.offset, -0.3);
@@ -38,7 +38,7 @@ test('mapped sensors use their topic, either id notation; unmapped go to base/1w
 test('unmapped: ignore drops devices not in sensors.yaml; missing mapped sensors are reported', () => {
   const config = configSchema.parse({ unmapped: 'ignore', sensors: { '28-0316a2792dff': 'a/b', '28-000000000009': 'c/d' } });
   const plan = planSensors(config, [{ source, devices: [device('28-0316a2792dff'), device('22-000000000001')] }]);
-  assert.deepEqual(plan.sensors.map((s) => s.displayId), ['28-0316a2792dff']);
+  assert.deepEqual(plan.routes.map((s) => s.displayId), ['28-0316a2792dff']);
   assert.deepEqual(plan.missing, ['28-000000000009']);
 });
 
@@ -48,12 +48,12 @@ test('a chip seen by two sources is polled once, through the first', () => {
     { source, devices: [device('28-0316a2792dff')] },
     { source: owfs, devices: [device('28.FF2D79A21603')] },
   ]);
-  assert.equal(plan.sensors.length, 1);
-  assert.equal(plan.sensors[0]?.source, source);
+  assert.equal(plan.routes.length, 1);
+  assert.equal(plan.scheduled[0]?.source, source);
 });
 
 test('enabled: false skips a sensor', () => {
   const config = configSchema.parse({ sensors: { '28-0316a2792dff': { enabled: false } } });
   const plan = planSensors(config, [{ source, devices: [device('28-0316a2792dff')] }]);
-  assert.equal(plan.sensors.length, 0);
+  assert.equal(plan.routes.length, 0);
 });

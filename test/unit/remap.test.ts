@@ -5,7 +5,8 @@ import { configSchema, type Config } from '../../src/config/schema.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { SensorAvailability } from '../../src/health/availability.js';
 import { FaultTracker } from '../../src/health/fault-tracker.js';
-import { planSensors, type PlannedSensor } from '../../src/agent/plan.js';
+import { planSensors } from '../../src/agent/plan.js';
+import type { Route } from '../../src/mqtt/route.js';
 import { replan } from '../../src/agent/replan.js';
 import type { Device } from '../../src/readings/device.js';
 import type { Source } from '../../src/sources/source.js';
@@ -29,23 +30,23 @@ function device(name: string): Device {
   return { id, name, bus: 'b', chip: 'DS18B20' };
 }
 
-function plan(sensors: Record<string, unknown>, devices: string[] = [LIVING, GARAGE, CELLAR], extra: Record<string, unknown> = {}): { config: Config; byKey: Map<string, PlannedSensor>; sensors: PlannedSensor[] } {
+function plan(sensors: Record<string, unknown>, devices: string[] = [LIVING, GARAGE, CELLAR], extra: Record<string, unknown> = {}): { config: Config; byKey: Map<string, Route>; routes: Route[] } {
   const config = configSchema.parse({ unmapped: 'ignore', ...extra, sensors });
-  const planned = planSensors(config, [{ source, devices: devices.map(device) }]).sensors;
-  return { config, byKey: new Map(planned.map((s) => [s.key, s])), sensors: planned };
+  const planned = planSensors(config, [{ source, devices: devices.map(device) }]).routes;
+  return { config, byKey: new Map(planned.map((s) => [s.key, s])), routes: planned };
 }
 
 test('replan: a new topic is a move, another notation a rename, taken out of sensors.yaml is dropped, gone from the bus vanished', () => {
   const before = plan({ [LIVING]: 'home/living/temperature', [GARAGE]: 'home/garage/temperature', [CELLAR]: 'home/cellar/temperature' });
   // The living room moves, the garage is written in OWFS notation, the cellar is taken out.
   const after = plan({ [LIVING]: 'home/kitchen/temperature', '28.441C7AA21603': 'home/garage/temperature' });
-  const r = replan(before.byKey, after.sensors, new Set([LIVING, GARAGE, CELLAR]));
+  const r = replan(before.byKey, after.routes, new Set([LIVING, GARAGE, CELLAR]));
   assert.deepEqual(r.moved.map((m) => [m.sensor.key, m.from, m.sensor.topic]), [[LIVING, 'home/living/temperature', 'home/kitchen/temperature']]);
   assert.deepEqual(r.renamed, [{ from: GARAGE, to: '28.441C7AA21603' }]);
   assert.deepEqual(r.dropped.map((s) => s.key), [CELLAR]);
   assert.deepEqual(r.vanished, []);
 
-  const gone = replan(before.byKey, plan({ [LIVING]: 'home/living/temperature', [GARAGE]: 'home/garage/temperature' }, [LIVING, CELLAR]).sensors, new Set([LIVING, CELLAR]));
+  const gone = replan(before.byKey, plan({ [LIVING]: 'home/living/temperature', [GARAGE]: 'home/garage/temperature' }, [LIVING, CELLAR]).routes, new Set([LIVING, CELLAR]));
   assert.deepEqual(gone.vanished.map((s) => s.key), [GARAGE], 'still in sensors.yaml, not on the bus');
   assert.deepEqual(gone.dropped.map((s) => s.key), [CELLAR]);
   assert.deepEqual([gone.moved, gone.renamed], [[], []]);
@@ -54,7 +55,7 @@ test('replan: a new topic is a move, another notation a rename, taken out of sen
 test('replan: two sensors swapping topics both move, so each says its own state on the topic it took', () => {
   const before = plan({ [LIVING]: 'home/a', [GARAGE]: 'home/b' });
   const after = plan({ [LIVING]: 'home/b', [GARAGE]: 'home/a' });
-  const r = replan(before.byKey, after.sensors, new Set([LIVING, GARAGE]));
+  const r = replan(before.byKey, after.routes, new Set([LIVING, GARAGE]));
   assert.deepEqual(r.moved.map((m) => [m.sensor.key, m.from, m.sensor.topic]), [
     [LIVING, 'home/a', 'home/b'],
     [GARAGE, 'home/b', 'home/a'],

@@ -6,21 +6,19 @@ import { configSchema } from '../../src/config/schema.js';
 import { deviceKind } from '../../src/readings/kinds.js';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { FaultTracker } from '../../src/health/fault-tracker.js';
-import type { PlannedSensor } from '../../src/agent/plan.js';
-import type { Source } from '../../src/sources/source.js';
+import type { Route } from '../../src/mqtt/route.js';
 import { History } from '../../src/web/history.js';
 import { busLabel, LiveState, type AgentView } from '../../src/web/state.js';
 
 const T = { timeout: 10_000 };
-const source: Source = { name: 'w1:/sys/bus/w1/devices', list: async () => [], read: async () => ({ ok: true, milli: 0 }), close: async () => {} };
+const SOURCE = 'w1:/sys/bus/w1/devices';
 
-function planned(id: string, extra: Partial<PlannedSensor> = {}): PlannedSensor {
+function planned(id: string, extra: Partial<Route> = {}): Route {
   const deviceId = parseDeviceId(id);
   assert.ok(deviceId);
   return {
     key: deviceId.sysfs,
     device: { id: deviceId, name: deviceId.sysfs, bus: '/sys/devices/w1_bus_master1', chip: 'DS18B20' },
-    source,
     intervalMs: 10_000,
     topic: `home/1wire/${deviceId.sysfs}/temperature`,
     displayId: id,
@@ -33,13 +31,14 @@ function planned(id: string, extra: Partial<PlannedSensor> = {}): PlannedSensor 
   };
 }
 
-function fakeAgent(sensors: PlannedSensor[], more: Partial<Omit<AgentView, 'faults'>> = {}): AgentView & { faults: FaultTracker } {
+function fakeAgent(sensors: Route[], more: Partial<Omit<AgentView, 'faults'>> = {}): AgentView & { faults: FaultTracker } {
   const config = configSchema.parse({ sensors: { '28.FF2D79A21603': { topic: 'home/kitchen/temperature', name: 'Kitchen' } } });
   return {
     config,
     connected: true,
     faults: new FaultTracker(pino({ level: 'silent' })),
     sensors: () => sensors,
+    devices: () => sensors.map((s) => ({ source: SOURCE, device: s.device })),
     busStats: () => [{ bus: '/sys/devices/w1_bus_master1', sensors: sensors.length, lastCycleMs: 812 }],
     ...more,
   };
@@ -50,11 +49,11 @@ test('state: ok, then stale after three missed polls; waiting before the first r
   const agent = fakeAgent([kitchen]);
   const state = new LiveState(agent, new History());
   assert.equal(state.sensor(kitchen, 0).state, 'waiting');
-  state.record(kitchen, { ok: true, milli: 21_437 }, 1000);
+  state.record(kitchen, 1000, 21.437 - 0.3);
   const ok = state.sensor(kitchen, 1000);
   assert.deepEqual(
-    { name: ok.name, id: ok.id, sysfs: ok.sysfs, owfs: ok.owfs, value: ok.value, text: ok.text, at: ok.at, state: ok.state, bus: ok.bus },
-    { name: 'Kitchen', id: '28.FF2D79A21603', sysfs: '28-0316a2792dff', owfs: '28.FF2D79A21603', value: 21.137, text: '21.14', at: 1000, state: 'ok', bus: 'w1_bus_master1' },
+    { name: ok.name, id: ok.id, sysfs: ok.sysfs, owfs: ok.owfs, value: ok.value, text: ok.text, at: ok.at, state: ok.state, bus: ok.bus, source: ok.source },
+    { name: 'Kitchen', id: '28.FF2D79A21603', sysfs: '28-0316a2792dff', owfs: '28.FF2D79A21603', value: 21.137, text: '21.14', at: 1000, state: 'ok', bus: 'w1_bus_master1', source: SOURCE },
   );
   assert.equal(state.sensor(kitchen, 1000 + 30_000).state, 'ok');
   assert.equal(state.sensor(kitchen, 1000 + 30_001).state, 'stale');
@@ -64,11 +63,10 @@ test('state: a fault shows its reason and how often, and keeps the last good val
   const s = planned('28-01192e4f6a10');
   const agent = fakeAgent([s]);
   const state = new LiveState(agent, new History());
-  state.record(s, { ok: true, milli: 20_000 }, 0);
+  state.record(s, 0, 20);
   for (let i = 1; i <= 3; i++) {
-    const result = { ok: false as const, error: { code: 'power_on_reset' as const, milli: 85_000 } };
-    state.record(s, result, i * 10_000);
-    agent.faults.failure(s.displayId, result.error, i * 10_000);
+    agent.faults.failure(s.displayId, { code: 'power_on_reset', milli: 85_000 }, i * 10_000);
+    state.record(s, i * 10_000, null);
   }
   const view = state.sensor(s, 30_000);
   assert.equal(view.state, 'fault');
@@ -78,7 +76,7 @@ test('state: a fault shows its reason and how often, and keeps the last good val
   assert.equal(view.text, '20.00', 'the last good value stays');
   assert.equal(view.lastReadAt, 30_000);
   agent.faults.success(s.displayId, 40_000);
-  state.record(s, { ok: true, milli: 20_500 }, 40_000);
+  state.record(s, 40_000, 20.5);
   assert.equal(state.sensor(s, 40_000).state, 'ok');
   assert.equal(state.sensor(s, 40_000).fault, null);
 });
@@ -89,7 +87,7 @@ test('status: broker, buses with a bulk slot, outbox once it exists, unmapped de
   const b = planned('10-000802b4a1c3');
   const ignored = planned('22-00000053e8a1');
   const agent = fakeAgent([mapped, a, b], {
-    devices: () => [mapped, a, b, ignored].map((s) => ({ source: s.source.name, device: s.device })),
+    devices: () => [mapped, a, b, ignored].map((s) => ({ source: SOURCE, device: s.device })),
   });
   const status = new LiveState(agent, new History()).status(5);
   assert.equal(status.now, 5);
