@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { byteSize, duration, hostName, port } from './fields.js';
 import { isLoopbackHost } from './loopback.js';
 
-/** Keys of `broker:` from the in-process broker that mosquitto has no use for: warned about and ignored (config/retired.ts). */
+/** Keys of `broker:` that mosquitto has no use for and an earlier release's files may carry: warned about and ignored (config/retired.ts). */
 const retired = z.unknown().optional();
 
 /**

@@ -1,8 +1,8 @@
 /**
- * Keys an older sensors.yaml may still carry that no longer do anything: the config
- * stays valid (an upgrade must not stop a running service), and `run` and `check` say
- * once what took each key's place. Keys whose loss would weaken security (broker.users)
- * are refused in schema.ts instead.
+ * Keys that mosquitto, the bundled broker, has no use for, but that a sensors.yaml written
+ * for an earlier release may carry: the config stays valid (an upgrade must not stop a
+ * running service), and `run` and `check` say once what took each key's place. Keys whose
+ * loss would weaken security (broker.users) are refused in broker-schema.ts instead.
  */
 export const RETIRED_KEYS: readonly { readonly path: readonly string[]; readonly message: string }[] = [
   {

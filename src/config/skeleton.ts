@@ -4,7 +4,7 @@ import { deviceKind } from '../readings/kinds.js';
 /**
  * A `sensors:` entry to paste and edit, for `scan --yaml` and the page's unmapped list:
  * `topic` for the device's main measurement, one line per further measurement
- * (`humidity: home/26-…/humidity`). A thermometer's is what it always was.
+ * (`humidity: home/26-…/humidity`). A thermometer has one measurement, so its entry is a topic and a name.
  */
 export function skeletonEntry(device: Device, baseTopic: string): Record<string, string> {
   const [main, ...more] = deviceKind(device.id.family)?.measurements ?? [];

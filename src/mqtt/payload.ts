@@ -12,8 +12,8 @@ export interface ReadingInput {
 }
 
 /**
- * The payload of one reading. A temperature is exactly what it always was
- * (mqtt/topics.ts formatPayload: `21.44`, or JSON with `"unit":"C"`). Others: plain
+ * The payload of one reading. A temperature keeps the thermometer's own form, which its
+ * subscribers parse (mqtt/topics.ts formatPayload: `21.44`, or JSON with `"unit":"C"`). Others: plain
  * `45.2` / `2.35` / `online`, or JSON named after the quantity, zigbee2mqtt-style:
  * `{"humidity":45.2,"unit":"%",…}`, `{"voltage":2.35,"unit":"V",…}`, `{"presence":"online",…}`.
  */

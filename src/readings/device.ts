@@ -41,7 +41,7 @@ export interface Device {
 /**
  * What a source's read() of this device reads: the measurement the plan put on it, else
  * the kind's main one. Undefined for a DS18x20, whose read goes the thermometer way
- * (w1_slave, OWFS `temperature`) as it always has.
+ * (w1_slave with its scratchpad checks, OWFS `temperature`): its faults are its own.
  */
 export function measurementToRead(device: Device): Measurement | undefined {
   if (device.measurement) return device.measurement;

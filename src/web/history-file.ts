@@ -32,7 +32,7 @@ const seriesSchema = z
 
 const fileSchema = z.strictObject({
   format: z.literal('w1mqtt-history'),
-  // 1: every point raw (before minute buckets); still read, its older points folded into minutes as they load.
+  // 1: every point raw, the form without minute buckets: read too, so a saved history survives an upgrade; its older points fold into minutes as they load.
   version: z.union([z.literal(1), z.literal(2)]),
   savedAt: z.string(),
   sensors: z.record(z.string(), seriesSchema),
