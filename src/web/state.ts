@@ -8,6 +8,7 @@ import type { SensorHealth } from '../health/fault-tracker.js';
 import { sensorMap, type Route } from '../mqtt/route.js';
 import type { ReadErrorCode } from '../readings/read-result.js';
 import type { Device } from '../readings/device.js';
+import { redactUrl } from '../system/redact-url.js';
 import type { History } from './history.js';
 
 /**
@@ -229,5 +230,5 @@ export function busLabel(bus: string): string {
 function brokerTarget(config: Config): string {
   const { url } = config.mqtt;
   if (url === undefined) return `bundled broker on ${config.broker.host}:${config.broker.port}`;
-  return url.replace(/\/\/[^@/]*@/, '//');
+  return redactUrl(url, 'credentials');
 }
