@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDeviceId } from '../../src/onewire/ids.js';
 import { encodeScratchpad, formatW1Slave, kernelMilli } from '../../src/onewire/scratchpad-encode.js';
+import { decodeLines, messageShape } from '../../src/outbox/record.js';
 import { fixtureWorkspace, startCli, type AgentProcess } from './agent-process.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
 import { subscribe, type Subscriber } from './mqtt-sub.js';
@@ -49,6 +50,8 @@ export interface Outage {
   /** What the subscriber received, availability messages left out. */
   received(): Reading[];
   queueFiles(): Promise<string[]>;
+  /** The readings in the outbox's queue files right now, oldest first (read only, whole records). */
+  onDisk(): Promise<Reading[]>;
   /** Resolves, with them, once every reading produced so far was received (or rejects after `ms`). */
   allReceived(ms?: number): Promise<Reading[]>;
 }
@@ -101,6 +104,11 @@ export async function outage(t: TestContext, extra: { payload: 'json' | 'plain';
     produced: () => agents.flatMap((a) => a.logs.filter((l) => l['msg'] === 'reading').map((l) => ({ topic: String(l['topic']), payload: String(l['payload']) }))),
     received: () => sub.retainedLines.filter((m) => !m.topic.endsWith('/availability')).map((m) => ({ topic: m.topic, payload: m.payload })),
     queueFiles: async () => (await readdir(join(stateDir, 'outbox')).catch(() => [])).filter((f) => f.endsWith('.queue')),
+    async onDisk() {
+      const files = (await o.queueFiles()).sort();
+      const contents = await Promise.all(files.map((f) => readFile(join(stateDir, 'outbox', f)).catch(() => Buffer.alloc(0))));
+      return contents.flatMap((data) => decodeLines(data, messageShape).records.map((m) => ({ topic: m.topic, payload: m.payload })));
+    },
     async allReceived(ms = 30_000) {
       let missing: Reading[] = [];
       const arrived = (): Reading[] | undefined => {
