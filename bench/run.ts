@@ -7,6 +7,7 @@ import { measureBundled, type BundledResult } from './bundled.js';
 import { measureCycles, type CycleResult } from './cycle.js';
 import { measureLatency, type LatencyResult } from './latency.js';
 import { measureHistory, type HistoryResult } from './history.js';
+import { measureLoads, measureMemory, measureStartup, type LoadResult, type MemoryResult, type StartupResult } from './loads.js';
 import { fmt, table } from './lib.js';
 import { measureStarvation, type StarveResult } from './starve.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
@@ -16,10 +17,10 @@ import { startMosquitto } from '../test/helpers/mosquitto.js';
  * against a Python baseline, broker latency. Every comparison is measured in this run, side
  * by side. Prints tables, writes bench/result.json, ends with one line per target.
  * `--quick` runs small sizes only (a smoke test of the bench itself); part names as arguments
- * (`node --import tsx bench/run.ts cycle two`) or `BENCH_ONLY=cycle,two` run only those
- * parts: cycle, two, starve, cost, latency, bundled, history.
+ * (`node --import tsx bench/run.ts loads startup`) or `BENCH_ONLY=cycle,two` run only those
+ * parts: cycle, two, starve, cost, latency, bundled, history, loads, startup, memory.
  */
-const PARTS = ['cycle', 'two', 'starve', 'cost', 'latency', 'bundled', 'history'];
+const PARTS = ['cycle', 'two', 'starve', 'cost', 'latency', 'bundled', 'history', 'loads', 'startup', 'memory'];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const named = args.filter((a) => !a.startsWith('-'));
@@ -32,7 +33,7 @@ const started = Date.now();
 const log = (s: string): void => void process.stdout.write(`${s}\n`);
 
 log(`w1mqtt bench${quick ? ' (--quick)' : ''}: node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), t_read ${T_READ} ms`);
-if (runs('cost') || runs('starve') || runs('bundled')) {
+if (['cost', 'starve', 'bundled', 'loads', 'startup', 'memory'].some(runs)) {
   log('building dist/ for the agent processes …');
   execFileSync(process.execPath, [new URL('../scripts/build.mjs', import.meta.url).pathname], { cwd: new URL('../', import.meta.url).pathname, stdio: 'inherit' });
 }
@@ -121,6 +122,53 @@ if (runs('history')) {
   );
 }
 
+// (h) the loads people run, default config, against the Python loop on the same broker
+let loads: LoadResult[] = [];
+const loadCases = [
+  { sensors: 20, intervalS: 5 },
+  { sensors: 20, intervalS: 30 },
+  { sensors: 100, intervalS: 5 },
+  { sensors: 100, intervalS: 30 },
+];
+if (runs('loads')) {
+  if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} missing`);
+  // A multiple of every interval, long enough for five 30 s cycles.
+  const windowS = quick ? 30 : 150;
+  const mosquitto = await startMosquitto();
+  try {
+    loads = await measureLoads(loadCases, windowS, mosquitto.url);
+  } finally {
+    await mosquitto.stop();
+  }
+  log(`\n(h) real loads: bin/w1mqtt.cjs run with the default config (page on, fds kept as on sysfs) and a Python + paho loop, each its own plain-file sensors, QoS 1 retained, one mosquitto; all at once, CPU over the same ${fmt(loads[0]?.windowS ?? windowS)} s after each one's first full cycle`);
+  log(
+    table(
+      ['load', 'w1mqtt % core', 'Python % core', 'ratio', 'w1mqtt CPU s', 'Python CPU s', 'readings (w1mqtt / Python)'],
+      loads.map((l) => [`${l.sensors} sensors every ${l.intervalS} s`, (100 * l.agentCpuS) / l.windowS, (100 * l.pythonCpuS) / l.windowS, l.agentCpuS / l.pythonCpuS, l.agentCpuS, l.pythonCpuS, `${l.agentReadings} / ${l.pythonReadings}`]),
+    ),
+  );
+}
+
+// (i) start-up to the first full cycle
+let startup: StartupResult | undefined;
+const startupSensors = quick ? 200 : 1000;
+if (runs('startup')) {
+  startup = await measureStartup(startupSensors);
+  log(`\n(i) start-up: bin/w1mqtt.cjs run, default config (page on, bundled broker), ${startupSensors} sensors, from exec until a subscriber has seen every sensor once`);
+  log(table(['sensors', 'agent CPU s', 'wall s', 'bundled mosquitto CPU s'], [[String(startup.sensors), startup.cpuS, startup.wallS, startup.brokerCpuS]]));
+}
+
+// (j) agent + bundled broker memory at a small load
+let memory: MemoryResult[] = [];
+const memorySensors = 20;
+const memoryIntervalS = 5;
+const memoryCycles = quick ? 2 : 6;
+if (runs('memory')) {
+  memory = await measureMemory(memorySensors, memoryIntervalS, memoryCycles);
+  log(`\n(j) memory: bin/w1mqtt.cjs run, default config (page on, bundled broker), ${memorySensors} sensors every ${memoryIntervalS} s, after ${memoryCycles} cycles past the first`);
+  log(table(['process', 'RSS MB', 'peak RSS MB'], memory.map((m) => [m.process, m.rssMb, m.peakRssMb])));
+}
+
 // targets (only those whose part ran)
 const targets: { name: string; value: string; met: boolean }[] = [];
 if (cycles.length > 0) {
@@ -161,7 +209,14 @@ if (history.length > 0) {
   const many = history.find((x) => x.sensors === historySensors);
   if (many) targets.push({ name: `peak RSS < 100 MB with ${historySensors} sensors at 1 s after a day`, value: `${fmt(many.heldRssMb)} MB (${fmt(many.peakRssMb)} MB while building the saved form)`, met: many.heldRssMb < 100 });
 }
-const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, only, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, bundled, history, targets, seconds: (Date.now() - started) / 1000 };
+for (const l of loads) {
+  const ratio = l.agentCpuS / l.pythonCpuS;
+  targets.push({ name: `${l.sensors} sensors every ${l.intervalS} s, page on: agent CPU ≤ 1.5× Python + paho`, value: `${fmt(ratio)}× (${fmt((100 * l.agentCpuS) / l.windowS)} % of a core against ${fmt((100 * l.pythonCpuS) / l.windowS)} %)`, met: ratio <= 1.5 });
+}
+if (startup) targets.push({ name: `start-up to the first full cycle with ${startup.sensors} sensors ≤ 1 CPU s`, value: `${fmt(startup.cpuS)} CPU s (${fmt(startup.wallS)} s wall)`, met: startup.cpuS <= 1 });
+const together = memory.find((m) => m.process === 'together');
+if (together) targets.push({ name: `agent + bundled broker RSS at ${memorySensors} sensors, page on < 60 MB`, value: `${fmt(together.rssMb)} MB (peak ${fmt(together.peakRssMb)} MB)`, met: together.rssMb < 60 });
+const result = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick, only, tReadMs: T_READ, cycles, twoBuses: two, starve, cost, latency, bundled, history, loads, startup, memory, targets, seconds: (Date.now() - started) / 1000 };
 // A partial run keeps the last full result.json.
 const out = only ? `./result-${only.join('-')}.json` : './result.json';
 await writeFile(new URL(out, import.meta.url), `${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,173 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../test/helpers/ports.js';
+import { plainTree, ReadingWatch, spawnAgent, spawnPython, stop, writeDefaultConfig } from './agent.js';
+import { childPids, cpuSeconds, peakRssMb, rssMb, waitFor } from './lib.js';
+
+/**
+ * The loads people run (DESIGN §5 "Real loads"): a few to a hundred sensors every few
+ * seconds, the default config (live page on), against the Python + paho loop doing the
+ * same job; the agent's start-up CPU to its first full cycle; agent + bundled broker memory.
+ */
+
+export interface LoadCase {
+  readonly sensors: number;
+  readonly intervalS: number;
+}
+
+export interface LoadResult extends LoadCase {
+  readonly windowS: number;
+  readonly agentCpuS: number;
+  readonly pythonCpuS: number;
+  /** Readings each published in the window, as a subscriber counted them (a check that both did the job). */
+  readonly agentReadings: number;
+  readonly pythonReadings: number;
+}
+
+const KEY = (c: LoadCase): string => `l${c.sensors}x${c.intervalS}`;
+
+/**
+ * Every case's agent and its Python twin run at once, in one window, on one standalone
+ * mosquitto: each publishes under its own base topic, reads its own plain-file tree, and a
+ * subscriber counts what arrives. At these rates (at most 20 readings/s per process, about
+ * 1 % of a core for all of them together) the processes barely ever want a core at the same
+ * moment on this 2-core machine, so running them together changes no figure measurably and
+ * keeps the part to three minutes instead of twelve.
+ *
+ * The window opens `settleS` after the last process's first full cycle (seen by the
+ * subscriber), so start-up, which has its own row, stays out of it; it lasts `windowS`,
+ * a multiple of every interval, so each process does the same whole number of cycles in it.
+ * CPU is utime + stime from /proc (10 ms ticks: over 150 s that resolves 0.007 % of a core).
+ */
+export async function measureLoads(cases: readonly LoadCase[], windowS: number, mosquittoUrl: string, settleS = 5): Promise<LoadResult[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-loads-'));
+  const children: ChildProcess[] = [];
+  const watch = new ReadingWatch();
+  try {
+    await watch.connect(mosquittoUrl);
+    const runs: { c: LoadCase; agent: ChildProcess; python: ChildProcess }[] = [];
+    for (const c of cases) {
+      const key = KEY(c);
+      const devices = join(dir, key, 'devices');
+      await plainTree(devices, c.sensors);
+      const config = await writeDefaultConfig(join(dir, key, 'w1mqtt.yaml'), {
+        devices,
+        stateDir: join(dir, key, 'state'),
+        clientId: `${key}-agent`,
+        baseTopic: `${key}-agent`,
+        mqttUrl: mosquittoUrl,
+        intervalS: c.intervalS,
+      });
+      const agent = spawnAgent(config);
+      children.push(agent);
+      const python = spawnPython(devices, mosquittoUrl, c.intervalS, `${key}-python`, `${key}-python`);
+      children.push(python);
+      runs.push({ c, agent, python });
+    }
+    await Promise.all(runs.flatMap(({ c }) => [watch.fullCycle(`${KEY(c)}-agent`, c.sensors, 60_000), watch.fullCycle(`${KEY(c)}-python`, c.sensors, 60_000)]));
+    await sleep(settleS * 1000);
+    for (const { agent, python } of runs) if (agent.exitCode !== null || python.exitCode !== null) throw new Error('bench: a load process exited');
+    const pids = runs.flatMap(({ agent, python }) => [agent.pid ?? -1, python.pid ?? -1]);
+    const counts = (): number[] => runs.flatMap(({ c }) => [watch.messages(`${KEY(c)}-agent`), watch.messages(`${KEY(c)}-python`)]);
+    const t0 = performance.now();
+    const cpu0 = pids.map(cpuSeconds);
+    const n0 = counts();
+    await sleep(windowS * 1000);
+    const cpu1 = pids.map(cpuSeconds);
+    const n1 = counts();
+    const seconds = (performance.now() - t0) / 1000;
+    return runs.map(({ c }, i) => ({
+      ...c,
+      windowS: seconds,
+      agentCpuS: (cpu1[2 * i] ?? 0) - (cpu0[2 * i] ?? 0),
+      pythonCpuS: (cpu1[2 * i + 1] ?? 0) - (cpu0[2 * i + 1] ?? 0),
+      agentReadings: (n1[2 * i] ?? 0) - (n0[2 * i] ?? 0),
+      pythonReadings: (n1[2 * i + 1] ?? 0) - (n0[2 * i + 1] ?? 0),
+    }));
+  } finally {
+    await watch.end();
+    await Promise.all(children.map(stop));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface StartupResult {
+  readonly sensors: number;
+  /** The agent process's utime + stime from exec to the subscriber seeing the last sensor of the first cycle. */
+  readonly cpuS: number;
+  readonly wallS: number;
+  /** Its bundled mosquitto over the same time (not part of the target). */
+  readonly brokerCpuS: number;
+}
+
+/**
+ * Start-up as a user's `systemctl start` sees it: the default config (page on, bundled
+ * broker, default interval), `sensors` plain-file sensors. A subscriber retries the
+ * bundled broker's port until it is up and counts distinct sensor topics (retained ones
+ * published before it connected count too); the agent's CPU is read the moment the last one arrives.
+ */
+export async function measureStartup(sensors: number): Promise<StartupResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-startup-'));
+  let agent: ChildProcess | undefined;
+  const watch = new ReadingWatch();
+  try {
+    const devices = join(dir, 'devices');
+    await plainTree(devices, sensors);
+    const brokerPort = await freePort();
+    const config = await writeDefaultConfig(join(dir, 'w1mqtt.yaml'), { devices, stateDir: join(dir, 'state'), clientId: 'bench-startup', baseTopic: 'startup', brokerPort });
+    const t0 = performance.now();
+    agent = spawnAgent(config);
+    const pid = agent.pid ?? -1;
+    await watch.connect(`mqtt://127.0.0.1:${brokerPort}`, 60_000);
+    await watch.fullCycle('startup', sensors, 120_000);
+    const cpuS = cpuSeconds(pid);
+    const wallS = (performance.now() - t0) / 1000;
+    const broker = childPids(pid)[0];
+    return { sensors, cpuS, wallS, brokerCpuS: broker === undefined ? Number.NaN : cpuSeconds(broker) };
+  } finally {
+    await watch.end();
+    if (agent) await stop(agent);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface MemoryResult {
+  readonly process: string;
+  readonly rssMb: number;
+  readonly peakRssMb: number;
+}
+
+/**
+ * Agent + its bundled mosquitto with `sensors` sensors every `intervalS`, default config
+ * (page on, bundled broker), `cycles` cycles after the first full one: each process's
+ * RSS and peak RSS, and both together (as part (f) reports the demo).
+ */
+export async function measureMemory(sensors: number, intervalS: number, cycles: number): Promise<MemoryResult[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-memory-'));
+  let agent: ChildProcess | undefined;
+  const watch = new ReadingWatch();
+  try {
+    const devices = join(dir, 'devices');
+    await plainTree(devices, sensors);
+    const brokerPort = await freePort();
+    const config = await writeDefaultConfig(join(dir, 'w1mqtt.yaml'), { devices, stateDir: join(dir, 'state'), clientId: 'bench-memory', baseTopic: 'memory', brokerPort, intervalS });
+    agent = spawnAgent(config);
+    const pid = agent.pid ?? -1;
+    await watch.connect(`mqtt://127.0.0.1:${brokerPort}`, 60_000);
+    await watch.fullCycle('memory', sensors, 60_000);
+    await waitFor(() => watch.messages('memory') >= sensors * (cycles + 1), (cycles + 2) * intervalS * 1000, `${cycles} more cycles`);
+    const broker = childPids(pid)[0] ?? -1;
+    const rows = [
+      { process: 'w1mqtt (agent, page on)', rssMb: rssMb(pid), peakRssMb: peakRssMb(pid) },
+      { process: 'mosquitto (bundled broker)', rssMb: rssMb(broker), peakRssMb: peakRssMb(broker) },
+    ];
+    return [...rows, { process: 'together', rssMb: rows.reduce((s, r) => s + r.rssMb, 0), peakRssMb: rows.reduce((s, r) => s + r.peakRssMb, 0) }];
+  } finally {
+    await watch.end();
+    if (agent) await stop(agent);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
