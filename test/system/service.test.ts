@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT } from '../helpers/agent-process.js';
 import { bootContainer } from '../helpers/container.js';
 import { containerSupport, debianRoot, run } from '../helpers/debian-root.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The service under a real systemd: a throwaway Debian bookworm container with systemd 252
@@ -23,7 +23,10 @@ const T = { timeout: 9 * 60_000, skip: why !== undefined && !process.env['CI'] ?
 const CLIENT = 'w1mqtt-system-test';
 const LIVING = '28-0316a2792dff';
 const SLAVE = `/srv/w1/devices/w1_bus_master1/${LIVING}/w1_slave`;
-const FEED_WINDOW_MS = 40_000;
+/** until() for checks that run a command in the container: every 500 ms is often enough. */
+const untilSeen = (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => until(what, check, timeoutMs, 500);
+/** Three watchdog pings, 15 s apart, with room for the first. */
+const FEED_WAIT_MS = 60_000;
 const sensorsYaml = (topic: string): string =>
   [`mqtt: { client_id: ${CLIENT} }`, 'sources: [{ type: w1, path: /srv/w1/devices }]', 'interval: 2s', 'sensors:', `  ${LIVING}: { topic: ${topic}, name: Living room }`, ''].join('\n');
 
@@ -83,11 +86,11 @@ test('w1mqtt.service under systemd as PID 1: install, READY and STATUS, watchdog
   await t.test('READY, then a STATUS= with the sensors, the faults, the cycle and the broker', async () => {
     let s = await show('ActiveState', 'SubState');
     assert.deepEqual([s['ActiveState'], s['SubState']], ['active', 'running'], 'install.sh returns once systemctl restart did: after READY=1');
-    await waitFor('the STATUS= after the first cycles', async () => /^19 sensors \(5 failing\), last cycle \d+\.\d s, broker connected$/.test((await show('StatusText'))['StatusText'] ?? ''), 20_000);
+    await untilSeen('the STATUS= after the first cycles', async () => /^19 sensors \(5 failing\), last cycle \d+\.\d s, broker connected$/.test((await show('StatusText'))['StatusText'] ?? ''), 20_000);
     s = await show('StatusText', 'ExecMainStartTimestampMonotonic', 'ActiveEnterTimestampMonotonic', 'NRestarts', 'WatchdogUSec');
     assert.equal(s['WatchdogUSec'], '30s');
     const readyMs = (Number(s['ActiveEnterTimestampMonotonic']) - Number(s['ExecMainStartTimestampMonotonic'])) / 1000;
-    assert.ok(readyMs > 0 && readyMs < 10_000, `READY after ${readyMs} ms`);
+    assert.ok(readyMs > 0, `active ${readyMs} ms after exec: Type=notify waited for READY=1`);
     const log = await journal();
     assert.match(log, /w1mqtt\[\d+\]: systemd: ready: told systemd status="19 sensors, broker connected"/);
     assert.match(log, /systemd\[1\]: Started w1mqtt\.service/);
@@ -134,9 +137,9 @@ test('w1mqtt.service under systemd as PID 1: install, READY and STATUS, watchdog
   await t.test('systemctl reload remaps a sensor in place: its new topic and its availability are retained, the old ones cleared', async () => {
     const before = await show('MainPID');
     await ok(`cat >/etc/w1mqtt/sensors.yaml.new <<'EOF'\n${sensorsYaml('home/kitchen/temperature')}EOF\nmv /etc/w1mqtt/sensors.yaml.new /etc/w1mqtt/sensors.yaml\nsystemctl reload w1mqtt`);
-    await waitFor('the reload in the journal', async () => /config reloaded: sensors \+0 -0 ~1 \(28-0316a2792dff: topic\)/.test(await journal()), 20_000);
+    await untilSeen('the reload in the journal', async () => /config reloaded: sensors \+0 -0 ~1 \(28-0316a2792dff: topic\)/.test(await journal()), 20_000);
     let now = new Map<string, string>();
-    await waitFor('the new topic and its availability, retained', async () => {
+    await untilSeen('the new topic and its availability, retained', async () => {
       now = await retained(['home/kitchen/temperature', 'home/kitchen/temperature/availability', 'home/living/temperature', 'home/living/temperature/availability']);
       return now.has('home/kitchen/temperature') && now.has('home/kitchen/temperature/availability');
     }, 20_000);
@@ -148,16 +151,21 @@ test('w1mqtt.service under systemd as PID 1: install, READY and STATUS, watchdog
     assert.match(await journal(), /systemd\[1\]: Reloaded w1mqtt\.service/);
   });
 
-  await t.test(`the watchdog is fed: NRestarts stays 0 over ${FEED_WINDOW_MS / 1000} s`, async () => {
+  await t.test('the watchdog is fed: three pings seen, and NRestarts stays 0 meanwhile', async () => {
     const feeds = new Set<string>();
     const main = (await show('MainPID'))['MainPID'];
-    while (Date.now() - installed < FEED_WINDOW_MS) {
-      const s = await show('WatchdogTimestampMonotonic', 'NRestarts', 'MainPID');
-      assert.deepEqual([s['NRestarts'], s['MainPID']], ['0', main]);
-      feeds.add(s['WatchdogTimestampMonotonic'] ?? '');
-      await sleep(2_000);
-    }
-    assert.ok(feeds.size >= 3, `WATCHDOG=1 every 15 s: the last-ping time changed ${feeds.size - 1} times in ${FEED_WINDOW_MS / 1000} s`);
+    // WATCHDOG=1 every 15 s: systemd's last-ping time takes three values, with no restart between them.
+    await until(
+      () => `three pings (the last-ping time took ${feeds.size} values)`,
+      async () => {
+        const s = await show('WatchdogTimestampMonotonic', 'NRestarts', 'MainPID');
+        assert.deepEqual([s['NRestarts'], s['MainPID']], ['0', main]);
+        feeds.add(s['WatchdogTimestampMonotonic'] ?? '');
+        return feeds.size >= 3;
+      },
+      FEED_WAIT_MS,
+      2_000,
+    );
     assert.match(await journal(), /systemd: feeding the systemd watchdog intervalMs=15000/);
   });
 
@@ -167,12 +175,14 @@ test('w1mqtt.service under systemd as PID 1: install, READY and STATUS, watchdog
     await ok(`cp ${SLAVE} /root/w1_slave.good && rm ${SLAVE} && mkfifo -m 0644 ${SLAVE}`);
     const hung = Date.now();
     let log = '';
-    await waitFor('Watchdog timeout in the journal', async () => /Watchdog timeout/.test((log = await journal(since))), 75_000);
+    await untilSeen('Watchdog timeout in the journal', async () => /Watchdog timeout/.test((log = await journal(since))), 75_000);
     // Back before the restart (RestartSec=5s), so the next w1mqtt reads a file again.
     await ok(`cp /root/w1_slave.good ${SLAVE}.new && mv -f ${SLAVE}.new ${SLAVE}`);
     const firedAfter = (Date.now() - hung) / 1000;
-    assert.ok(firedAfter >= 28 && firedAfter <= 50, `the watchdog fired ${firedAfter.toFixed(0)} s after the read hung (limit 30 s, pings every 15 s)`);
-    await waitFor('w1mqtt active again', async () => {
+    // The agent stopped the pings on its own (a read stuck past WATCHDOG_USEC/2), and only then did systemd's limit run out.
+    const withheld = log.search(/a read has not returned: no longer feeding the systemd watchdog/);
+    assert.ok(withheld >= 0 && withheld < log.search(/Watchdog timeout/), log.slice(-4000));
+    await untilSeen('w1mqtt active again', async () => {
       const s = await show('ActiveState', 'NRestarts', 'MainPID');
       return s['ActiveState'] === 'active' && s['NRestarts'] === '1' && s['MainPID'] !== before['MainPID'];
     }, 30_000);
@@ -182,23 +192,22 @@ test('w1mqtt.service under systemd as PID 1: install, READY and STATUS, watchdog
       assert.ok(lines.some((l) => expected.test(l)), `${expected} not in\n${log.slice(-4000)}`);
     }
     say(`the hung read, from the journal (watchdog after ${firedAfter.toFixed(0)} s):`, ...lines);
-    await waitFor('the restarted w1mqtt online', async () => (await retained([`home/w1mqtt/${CLIENT}/status`])).get(`home/w1mqtt/${CLIENT}/status`) === 'online', 20_000);
+    await untilSeen('the restarted w1mqtt online', async () => (await retained([`home/w1mqtt/${CLIENT}/status`])).get(`home/w1mqtt/${CLIENT}/status`) === 'online', 20_000);
   });
 
   await t.test('systemctl stop: offline published, exit 0, and mosquitto stops with it', async () => {
     const sub = c.spawn(['mosquitto_sub', '-h', '127.0.0.1', '-F', '%r\t%p', '-t', `home/w1mqtt/${CLIENT}/status`], 40_000);
     let out = '';
     sub.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    await waitFor('the retained online', async () => out.includes('1\tonline'), 10_000);
+    await untilSeen('the retained online', async () => out.includes('1\tonline'), 10_000);
     const t0 = Date.now();
     const since = `--since=@${Math.floor(t0 / 1000) - 1}`;
     await ok('systemctl stop w1mqtt');
-    const stopMs = Date.now() - t0;
-    await waitFor('offline on the status topic', async () => out.includes('\toffline'), 10_000);
+    say(`systemctl stop returned after ${Date.now() - t0} ms`);
+    await untilSeen('offline on the status topic', async () => out.includes('\toffline'), 10_000);
     const s = await show('ActiveState', 'Result', 'ExecMainCode', 'ExecMainStatus');
     // ExecMainCode 1 is CLD_EXITED: it exited by itself, with status 0, not killed at TimeoutStopSec.
     assert.deepEqual([s['ActiveState'], s['Result'], s['ExecMainCode'], s['ExecMainStatus']], ['inactive', 'success', '1', '0']);
-    assert.ok(stopMs < 15_000, `stopped in ${stopMs} ms`);
     assert.equal((await c.exec(['pgrep', '-x', 'mosquitto'])).code, 1, 'no mosquitto left');
     assert.equal((await c.sh('cat /sys/fs/cgroup/system.slice/w1mqtt.service/cgroup.procs 2>/dev/null || true')).stdout.trim(), '', 'nothing left in the cgroup');
     // w1mqtt stops its broker itself (after its offline went out), then exits; systemd had nothing left to kill.
@@ -212,10 +221,3 @@ test('w1mqtt.service under systemd as PID 1: install, READY and STATUS, watchdog
   t.diagnostic(`Debian root ${secs(rootReady - started)}, boot ${secs(booted - rootReady)}, install ${secs(installed - booted)}, all checks ${secs(Date.now() - started)}`);
 });
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(500);
-  }
-}
