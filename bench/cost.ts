@@ -7,6 +7,7 @@ import { sensorNames, type SimBusSpec } from '../src/sim/bus-simulator.js';
 import { writePlainReadings, writeTree } from '../src/sim/sim-tree.js';
 import { agentNodeFlags } from '../test/helpers/node-flags.js';
 import { freePort } from '../test/helpers/ports.js';
+import { DEBIAN_PYTHON, writeDefaultConfig } from './agent.js';
 import { childPids, cpuSeconds, peakRssMb, waitFor } from './lib.js';
 
 export interface CostResult {
@@ -22,10 +23,11 @@ export interface CostResult {
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const extraFlags = (process.env['BENCH_AGENT_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-/** Runs to do (bundled, mosquitto, open, python, floor); all by default. */
+/** Runs to do (bundled, default, mosquitto, open, python, floor); all by default. */
 const pick = new Set((process.env['BENCH_COST'] ?? '').split(',').filter((p) => p !== ''));
-export const DEBIAN_PYTHON = '/usr/bin/python3';
+export { DEBIAN_PYTHON };
 export const FLOOR_LABEL = 'node fs.read + MQTT.js, no w1mqtt (floor)';
+export const DEFAULT_LABEL = 'w1mqtt → mosquitto, default config (page on, fds kept)';
 
 /**
  * Agent cost: a plain-file w1 tree of `sensors` sensors (no simulated delays), read every
@@ -61,6 +63,12 @@ export async function measureCost(sensors: number, readings: number, brokers: { 
     const mUrl = new URL(brokers.mosquittoUrl);
     const picked = (name: string): boolean => pick.size === 0 || pick.has(name);
     if (picked('bundled')) results.push(await run('w1mqtt + its bundled mosquitto (fds kept, as on sysfs)', agent(true), `mqtt://127.0.0.1:${bundledPort}`, 'bundled', sensors, readings, await agentConfig('bundled', undefined)));
+    // The default config (live page on, log level as shipped), as users run it: the row the targets hold the agent to;
+    // the page-off row below shows what the page costs.
+    if (picked('default')) {
+      const config = await writeDefaultConfig(join(dir, 'default.yaml'), { devices, stateDir: join(dir, 'state-default'), clientId: 'bench-agent', baseTopic: 'default', mqttUrl: brokers.mosquittoUrl, intervalS: 1 });
+      results.push(await run(DEFAULT_LABEL, agent(true), brokers.mosquittoUrl, 'default', sensors, readings, config));
+    }
     if (picked('mosquitto')) results.push(await run('w1mqtt → mosquitto (fds kept, as on sysfs)', agent(true), brokers.mosquittoUrl, 'mosquitto', sensors, readings, await agentConfig('mosquitto', brokers.mosquittoUrl)));
     if (picked('open')) results.push(await run('w1mqtt → mosquitto (open/read/close per reading)', agent(false), brokers.mosquittoUrl, 'mosquitto2', sensors, readings, await agentConfig('mosquitto2', brokers.mosquittoUrl)));
     const python = () => spawn(DEBIAN_PYTHON, [join(ROOT, 'bench/baseline_paho.py'), devices, mUrl.hostname, mUrl.port, '1', 'baseline'], { stdio: ['ignore', 'ignore', 'inherit'] });
