@@ -4,7 +4,7 @@ import type { SensorEntry } from './sensor-entry.js';
 
 /**
  * What the zod shape cannot see: whether a `sensors:` entry fits its chip. The
- * family in the id decides the kind (devices/kinds.ts); a measurement the chip does
+ * family in the id decides the kind (readings/kinds.ts); a measurement the chip does
  * not have, a topic set twice, or an offset for presence is a mistake worth a
  * line:col, not a silently unused key.
  */

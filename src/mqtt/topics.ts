@@ -6,7 +6,7 @@ import { formatValue } from '../readings/value-text.js';
  * subscribe to are tested without a broker.
  */
 
-/** Where an unmapped device publishes: `<base_topic>/1wire/<id>/temperature` (or `/humidity`, … devices/kinds.ts). */
+/** Where an unmapped device publishes: `<base_topic>/1wire/<id>/temperature` (or `/humidity`, … readings/kinds.ts). */
 export function unmappedTopic(baseTopic: string, deviceName: string, suffix = 'temperature'): string {
   return `${baseTopic}/1wire/${deviceName}/${suffix}`;
 }

@@ -33,7 +33,7 @@ export interface Device {
   readonly parasite?: boolean;
   /**
    * Which measurement read() takes, set by the plan for kinds other than the DS18x20
-   * (devices/kinds.ts). Absent: the kind's main one, for a DS18x20 its temperature.
+   * (readings/kinds.ts). Absent: the kind's main one, for a DS18x20 its temperature.
    */
   readonly measurement?: Measurement;
 }

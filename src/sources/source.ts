@@ -9,7 +9,7 @@ import type { ConvertResult, ReadResult } from '../readings/read-result.js';
 export interface Source {
   /** Human-readable, for logs and `scan`: `w1:/sys/bus/w1/devices`. */
   readonly name: string;
-  /** Devices of the kinds in devices/kinds.ts currently present (other families are left out). */
+  /** Devices of the kinds in readings/kinds.ts currently present (other families are left out). */
   list(): Promise<Device[]>;
   /** One reading of one device; never throws for device-level faults. */
   read(device: Device): Promise<ReadResult>;
