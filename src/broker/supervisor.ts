@@ -13,6 +13,7 @@ import { classifyBrokerLine } from './mosquitto-log.js';
 import { brokerChange, CONF_FILE, publicListeners, renderMosquittoConf, socketPath } from './mosquitto-conf.js';
 import { describeHolder, findPortHolder } from './port-holder.js';
 import { killStaleBroker, socketAccepts, waitExit } from './process.js';
+import { urlHost } from '../system/url-host.js';
 
 /**
  * The bundled broker: Debian's mosquitto as the agent's child, configured from
@@ -89,7 +90,7 @@ export class BundledBroker {
 
   #logListening(): void {
     for (const l of publicListeners(this.#settings)) {
-      const host = l.host.includes(':') ? `[${l.host}]` : l.host;
+      const host = urlHost(l.host);
       this.#o.log.info({ url: `${l.kind}://${host}:${l.port}`, listener: l.kind, pid: this.pid }, 'bundled broker listening');
     }
   }

@@ -59,7 +59,7 @@ export async function scanCommand(args: { config?: string | undefined; yaml: boo
   return failed && rows.length === 0 ? 1 : 0;
 }
 
-/** `23.125 °C` for a thermometer (as ever); `21.844 °C, humidity 49.8 %, …` or `present` for the others. */
+/** `23.125 °C` for a thermometer (three decimals: what the chip resolves); `21.844 °C, humidity 49.8 %, …` or `present` for the others. */
 function reading(row: Row): string {
   return row.results
     .map(({ measurement: m, result }, i) => {

@@ -13,7 +13,7 @@ import { availabilityTopic } from '../mqtt/topics.js';
  * them against a fixture of that schema (fixtures/homeassistant/).
  */
 
-/** What a measurement is (devices/kinds.ts); HA's device classes use the same words. */
+/** What a measurement is (readings/kinds.ts); HA's device classes use the same words. */
 export type { Quantity };
 
 /** One value a device reports on its own topic (a DS18B20 has one; a DS2438 several). */
@@ -23,7 +23,7 @@ export interface Measurement {
   readonly unit: string;
   readonly topic: string;
   /**
-   * The agent's name for it (devices/kinds.ts: `vdd`), in the unique id, so a DS2438's
+   * The agent's name for it (readings/kinds.ts: `vdd`), in the unique id, so a DS2438's
    * two voltages are two entities. @default the quantity
    */
   readonly measurement?: string;
@@ -93,7 +93,7 @@ function origin(ctx: DiscoveryContext): { name: string; sw_version: string; supp
 /**
  * Measurements that say how the chip is doing rather than what it measures: HA files them under
  * the device's "Diagnostic" entities (entity_category, developers.home-assistant.io "Generic properties").
- * A DS2438's VDD is its supply voltage (devices/kinds.ts).
+ * A DS2438's VDD is its supply voltage (readings/kinds.ts).
  */
 const DIAGNOSTIC_MEASUREMENTS: ReadonlySet<string> = new Set(['vdd']);
 
@@ -130,7 +130,7 @@ export function discoveryMessages(device: DiscoveryDevice, ctx: DiscoveryContext
     const availability = [ctx.statusTopic, ...(own ? [own] : [])].map((topic) => ({ topic, payload_available: 'online', payload_not_available: 'offline' }));
     const unique = uniqueId(device.id, m.measurement ?? m.quantity);
     const presence = m.quantity === 'presence';
-    // HA's MQTT binary_sensor: `online`/`offline` as published (devices/presence.ts), device class presence.
+    // HA's MQTT binary_sensor: `online`/`offline` as published (health/presence.ts), device class presence.
     const kind = presence
       ? { payload_on: 'online', payload_off: 'offline' }
       : { unit_of_measurement: m.unit, state_class: 'measurement', suggested_display_precision: m.decimals ?? ctx.decimals };

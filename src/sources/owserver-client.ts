@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { encodeRequest, FLAG, ProtocolError, ResponseDecoder, type Request, type Response } from './owserver-protocol.js';
+import { urlHost } from '../system/url-host.js';
 
 export interface OwserverClientOptions {
   readonly host: string;
@@ -67,7 +68,7 @@ export class OwserverClient {
   /** `host:port`, `[::1]:4304` for an IPv6 address. */
   get address(): string {
     const { host, port } = this.#opts;
-    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return `${urlHost(host)}:${port}`;
   }
 
   /** Send one request (PERSISTENT is added) and resolve with its answer, ret < 0 included. */

@@ -7,6 +7,7 @@ import { AuthThrottle } from './auth-throttle.js';
 import type { EventHub } from './events.js';
 import type { Asset } from './static.js';
 import { errText } from '../system/err-text.js';
+import { urlHost } from '../system/url-host.js';
 
 /**
  * The page's HTTP server (node:http). Read-only: GET and HEAD, nothing else, and
@@ -79,7 +80,7 @@ export class WebServer {
   get url(): string | undefined {
     if (this.#port === undefined) return undefined;
     const h = this.#o.host === '0.0.0.0' ? '127.0.0.1' : this.#o.host === '::' ? '::1' : this.#o.host;
-    return `http://${h.includes(':') ? `[${h}]` : h}:${this.#port}/`;
+    return `http://${urlHost(h)}:${this.#port}/`;
   }
 
   /** Listens; on failure logs why and resolves false: the agent goes on without its page. */

@@ -46,7 +46,7 @@ export interface SensorView {
   readonly topic: string;
   readonly mapped: boolean;
   readonly intervalMs: number;
-  /** What is measured (devices/kinds.ts) and its unit: `°C`, `%`, `V`, empty for presence. */
+  /** What is measured (readings/kinds.ts) and its unit: `°C`, `%`, `V`, empty for presence. */
   readonly measurement: MeasurementName;
   readonly quantity: Quantity;
   readonly unit: string;
