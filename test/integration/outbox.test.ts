@@ -11,7 +11,7 @@ import { until, waitFor } from '../helpers/until.js';
 
 const noMosquitto = !haveMosquitto() && 'mosquitto / mosquitto-clients not installed';
 const T = { timeout: 180_000, skip: noMosquitto };
-/** The outbox's send window and mark interval (src/mqtt/outbox.ts, outbox-disk.ts): what bounds duplicates. */
+/** The outbox's send window and mark interval (src/outbox/outbox.ts, disk.ts): what bounds duplicates. */
 // The agent's reconnect back-off doubles up to 30 s: a broker back just after a failed try is
 // seen up to 30 s later, and the queue drains after that (on a busy machine, slowly).
 const DRAIN_MS = 75_000;
