@@ -149,15 +149,22 @@ export class LivePage {
 
   #point(route: Route, at: number, value: number | null): void {
     this.#state.record(route, at, value);
+    // No open page, no event: building the sensor's view for nobody cost more than recording the point.
+    if (this.#hub.size === 0) return;
     const now = this.#now();
     this.#hub.send('sensor', { now, sensor: this.#state.sensor(route, now), point: [at, value] });
   }
 
   readonly #onPlan = (): void => {
-    this.#hub.send('snapshot', this.#snapshot());
+    if (this.#hub.size > 0) this.#hub.send('snapshot', this.#snapshot());
   };
 
   #pushStatus(): void {
+    // A page that opens gets the status in its snapshot; until then there is nobody to tell.
+    if (this.#hub.size === 0) {
+      this.#lastStatus = '';
+      return;
+    }
     const status = this.#state.status(this.#now());
     const key = JSON.stringify({ ...status, now: 0 });
     if (key === this.#lastStatus) return;

@@ -111,6 +111,8 @@ export class LiveState {
   readonly #history: History;
   readonly #lastRead = new Map<string, number>();
   /** Which source lists each device, by sysfs id: rebuilt when the agent's list is a new one. */
+  /** The unmapped devices' skeletons by name, chip and base topic (#snippet). */
+  #snippets = new Map<string, string>();
   #sources: { readonly of: readonly { readonly source: string; readonly device: Device }[]; readonly names: Map<string, string> } | undefined;
 
   constructor(agent: AgentView, history: History) {
@@ -191,12 +193,12 @@ export class LiveState {
     const mapped = sensorMap(config);
     const seen = new Set<string>();
     const out: UnmappedView[] = [];
+    const snippets = new Map<string, string>();
     for (const { device } of this.#agent.devices()) {
       const key = device.id.sysfs;
       if (mapped.has(key) || seen.has(key)) continue;
       seen.add(key);
-      const entry = { [device.name]: skeletonEntry(device, config.mqtt.base_topic) };
-      const body = stringify(entry).replace(/^/gm, '  ').replace(/ +$/, '');
+      const body = this.#snippet(device, config.mqtt.base_topic, snippets);
       out.push({
         sysfs: key,
         owfs: device.id.owfs,
@@ -206,7 +208,24 @@ export class LiveState {
         snippet: body.replace(/^( {2}\S[^\n]*:)\n/, `$1  # ${device.chip} on ${busLabel(device.bus)}\n`),
       });
     }
+    this.#snippets = snippets;
     return out;
+  }
+
+  /**
+   * A device's sensors.yaml skeleton, as YAML text. Kept from the last status (the page asks
+   * every 2 s while it is open) rather than stringified again: the yaml library's stringify
+   * was most of the page's CPU time with a few dozen unmapped sensors.
+   */
+  #snippet(device: Device, baseTopic: string, next: Map<string, string>): string {
+    const key = `${device.name}\0${device.chip}\0${baseTopic}`;
+    let body = this.#snippets.get(key);
+    if (body === undefined) {
+      const entry = { [device.name]: skeletonEntry(device, baseTopic) };
+      body = stringify(entry).replace(/^/gm, '  ').replace(/ +$/, '');
+    }
+    next.set(key, body);
+    return body;
   }
 
   /** A chip two sources list is read through the first (agent/plan.ts), so the first names it. */
