@@ -9,6 +9,7 @@ import type { Scheduler, ScheduledSensor } from '../sampling/scheduler.js';
 import type { SourceSet } from '../sources/source-set.js';
 import type { Clock } from '../system/clock.js';
 import type { AgentEvents } from './events.js';
+import { sameListing, type Listing } from './listing.js';
 import { planSensors } from './plan.js';
 import type { Publication } from './publication.js';
 import { replan } from './replan.js';
@@ -37,6 +38,8 @@ export class DiscoveryCycle {
   #scheduled = new Map<string, ScheduledSensor>();
   #found: { source: string; device: Device }[] = [];
   #missingLogged = new Set<string>();
+  /** What the last full pass planned from: an unchanged listing under the same config plans the same. */
+  #planned: { readonly config: Config; readonly found: Listing } | undefined;
   #running: Promise<void> | undefined;
   #last = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -94,8 +97,11 @@ export class DiscoveryCycle {
   async #run(): Promise<void> {
     const { log, faults, availability, publication, clock } = this.#o;
     const found = await this.#o.sources().list();
+    const config = this.#o.config();
+    if (this.#planned?.config === config && sameListing(this.#planned.found, found)) return;
+    this.#planned = { config, found };
     this.#found = found.flatMap((f) => f.devices.map((device) => ({ source: f.source.name, device })));
-    const plan = planSensors(this.#o.config(), found);
+    const plan = planSensors(config, found);
     for (const s of plan.routes) {
       if (!this.#routes.has(s.key)) log.info({ sensor: s.displayId, chip: s.device.chip, bus: s.device.bus, topic: s.topic, intervalMs: s.intervalMs }, 'sensor found');
     }
