@@ -29,6 +29,8 @@ export class W1SysfsSource implements Source {
   readonly #parasite = new Map<string, boolean | undefined>();
   readonly #reader = new AttributeReader();
   readonly #slavePaths = new Map<string, string>();
+  /** The device as last listed: a listing every 10 s would otherwise parse each id (and its CRC) again. */
+  readonly #devices = new Map<string, Device>();
 
   constructor(options: W1SysfsOptions) {
     this.#path = options.path;
@@ -42,16 +44,25 @@ export class W1SysfsSource implements Source {
     for (const gone of [...this.#parasite.keys()].filter((name) => !listed.has(name))) {
       this.#parasite.delete(gone);
       this.#slavePaths.delete(gone);
+      this.#devices.delete(gone);
       this.#reader.forget(join(this.#path, gone, 'w1_slave'));
     }
     const buses = await this.#masters(entries);
     const devices: Device[] = [];
     for (const entry of entries.sort()) {
       if (!isSysfsSlaveName(entry)) continue; // skips w1_bus_masterN
-      const id = parseDeviceId(entry);
+      const known = this.#devices.get(entry);
+      const id = known?.id ?? parseDeviceId(entry);
       if (!id || !deviceKind(id.family)) continue;
+      const bus = buses.get(entry) ?? (await this.#busOf(entry));
       const parasite = await this.#parasiteOf(entry);
-      devices.push({ id, name: entry, bus: buses.get(entry) ?? (await this.#busOf(entry)), chip: chipName(id.family), ...(parasite !== undefined && { parasite }) });
+      if (known && known.bus === bus && known.parasite === parasite) {
+        devices.push(known);
+        continue;
+      }
+      const device: Device = { id, name: entry, bus, chip: chipName(id.family), ...(parasite !== undefined && { parasite }) };
+      this.#devices.set(entry, device);
+      devices.push(device);
     }
     return devices;
   }
