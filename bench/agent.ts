@@ -68,6 +68,12 @@ export function spawnPython(devices: string, brokerUrl: string, intervalS: numbe
   return spawn(DEBIAN_PYTHON, [join(ROOT, 'bench/baseline_paho.py'), devices, u.hostname, u.port, String(intervalS), baseTopic, clientId], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** Node's own parts doing the job, nothing of w1mqtt (bench/floor-node.mjs), with the agent's node flags. */
+export function spawnFloor(devices: string, brokerUrl: string, intervalS: number, baseTopic: string, clientId: string): ChildProcess {
+  const u = new URL(brokerUrl);
+  return spawn(process.execPath, [...agentNodeFlags(), join(ROOT, 'bench/floor-node.mjs'), devices, u.hostname, u.port, String(intervalS), baseTopic, clientId], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 export async function stop(child: ChildProcess): Promise<void> {
   await stopChild(child, 10_000);
 }

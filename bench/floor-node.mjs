@@ -4,16 +4,16 @@
 // temperature with MQTT.js at QoS 1 (the client options the agent uses). bench/cost.ts
 // runs it beside the agent and the Python baseline as a floor for the agent's CPU figure.
 //
-// usage: floor-node.mjs DEVICES_DIR HOST PORT INTERVAL_S BASE_TOPIC
+// usage: floor-node.mjs DEVICES_DIR HOST PORT INTERVAL_S BASE_TOPIC [CLIENT_ID]
 import { openSync, read, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 
-const [devices, host, port, interval, base] = process.argv.slice(2);
+const [devices, host, port, interval, base, clientId = 'floor-node'] = process.argv.slice(2);
 const names = readdirSync(devices).filter((n) => n.startsWith('28-')).sort();
 const fds = names.map((n) => openSync(join(devices, n, 'w1_slave'), 'r'));
 const topics = names.map((n) => `${base}/1wire/${n}/temperature`);
-const client = await mqtt.connectAsync({ host, port: Number(port), clientId: 'floor-node', clean: false, writeCache: false, reschedulePings: false, log: () => {} });
+const client = await mqtt.connectAsync({ host, port: Number(port), clientId, clean: false, writeCache: false, reschedulePings: false, log: () => {} });
 const buffer = Buffer.allocUnsafe(512);
 const opts = { qos: 1, retain: true };
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../test/helpers/ports.js';
-import { plainTree, ReadingWatch, spawnAgent, spawnPython, stop, writeDefaultConfig } from './agent.js';
+import { plainTree, ReadingWatch, spawnAgent, spawnFloor, spawnPython, stop, writeDefaultConfig } from './agent.js';
 import { childPids, cpuSeconds, peakRssMb, rssMb, waitFor } from './lib.js';
 
 /**
@@ -22,15 +22,18 @@ export interface LoadResult extends LoadCase {
   readonly windowS: number;
   readonly agentCpuS: number;
   readonly pythonCpuS: number;
+  /** Node's fs.read + MQTT.js doing the same job with nothing of w1mqtt: what Node itself costs at this load. */
+  readonly floorCpuS: number;
   /** Readings each published in the window, as a subscriber counted them (a check that both did the job). */
   readonly agentReadings: number;
   readonly pythonReadings: number;
+  readonly floorReadings: number;
 }
 
 const KEY = (c: LoadCase): string => `l${c.sensors}x${c.intervalS}`;
 
 /**
- * Every case's agent and its Python twin run at once, in one window, on one standalone
+ * Every case's agent, its Python twin and its Node floor twin run at once, in one window, on one standalone
  * mosquitto: each publishes under its own base topic, reads its own plain-file tree, and a
  * subscriber counts what arrives. At these rates (at most 20 readings/s per process, about
  * 1 % of a core for all of them together) the processes barely ever want a core at the same
@@ -48,7 +51,7 @@ export async function measureLoads(cases: readonly LoadCase[], windowS: number, 
   const watch = new ReadingWatch();
   try {
     await watch.connect(mosquittoUrl);
-    const runs: { c: LoadCase; agent: ChildProcess; python: ChildProcess }[] = [];
+    const runs: { c: LoadCase; agent: ChildProcess; python: ChildProcess; floor: ChildProcess }[] = [];
     for (const c of cases) {
       const key = KEY(c);
       const devices = join(dir, key, 'devices');
@@ -65,13 +68,15 @@ export async function measureLoads(cases: readonly LoadCase[], windowS: number, 
       children.push(agent);
       const python = spawnPython(devices, mosquittoUrl, c.intervalS, `${key}-python`, `${key}-python`);
       children.push(python);
-      runs.push({ c, agent, python });
+      const floor = spawnFloor(devices, mosquittoUrl, c.intervalS, `${key}-floor`, `${key}-floor`);
+      children.push(floor);
+      runs.push({ c, agent, python, floor });
     }
-    await Promise.all(runs.flatMap(({ c }) => [watch.fullCycle(`${KEY(c)}-agent`, c.sensors, 60_000), watch.fullCycle(`${KEY(c)}-python`, c.sensors, 60_000)]));
+    await Promise.all(runs.flatMap(({ c }) => [watch.fullCycle(`${KEY(c)}-agent`, c.sensors, 60_000), watch.fullCycle(`${KEY(c)}-python`, c.sensors, 60_000), watch.fullCycle(`${KEY(c)}-floor`, c.sensors, 60_000)]));
     await sleep(settleS * 1000);
-    for (const { agent, python } of runs) if (agent.exitCode !== null || python.exitCode !== null) throw new Error('bench: a load process exited');
-    const pids = runs.flatMap(({ agent, python }) => [agent.pid ?? -1, python.pid ?? -1]);
-    const counts = (): number[] => runs.flatMap(({ c }) => [watch.messages(`${KEY(c)}-agent`), watch.messages(`${KEY(c)}-python`)]);
+    for (const { agent, python, floor } of runs) if (agent.exitCode !== null || python.exitCode !== null || floor.exitCode !== null) throw new Error('bench: a load process exited');
+    const pids = runs.flatMap(({ agent, python, floor }) => [agent.pid ?? -1, python.pid ?? -1, floor.pid ?? -1]);
+    const counts = (): number[] => runs.flatMap(({ c }) => [watch.messages(`${KEY(c)}-agent`), watch.messages(`${KEY(c)}-python`), watch.messages(`${KEY(c)}-floor`)]);
     const t0 = performance.now();
     const cpu0 = pids.map(cpuSeconds);
     const n0 = counts();
@@ -79,13 +84,16 @@ export async function measureLoads(cases: readonly LoadCase[], windowS: number, 
     const cpu1 = pids.map(cpuSeconds);
     const n1 = counts();
     const seconds = (performance.now() - t0) / 1000;
+    const delta = (a: number[], b: number[], i: number): number => (b[i] ?? 0) - (a[i] ?? 0);
     return runs.map(({ c }, i) => ({
       ...c,
       windowS: seconds,
-      agentCpuS: (cpu1[2 * i] ?? 0) - (cpu0[2 * i] ?? 0),
-      pythonCpuS: (cpu1[2 * i + 1] ?? 0) - (cpu0[2 * i + 1] ?? 0),
-      agentReadings: (n1[2 * i] ?? 0) - (n0[2 * i] ?? 0),
-      pythonReadings: (n1[2 * i + 1] ?? 0) - (n0[2 * i + 1] ?? 0),
+      agentCpuS: delta(cpu0, cpu1, 3 * i),
+      pythonCpuS: delta(cpu0, cpu1, 3 * i + 1),
+      floorCpuS: delta(cpu0, cpu1, 3 * i + 2),
+      agentReadings: delta(n0, n1, 3 * i),
+      pythonReadings: delta(n0, n1, 3 * i + 1),
+      floorReadings: delta(n0, n1, 3 * i + 2),
     }));
   } finally {
     await watch.end();
