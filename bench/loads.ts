@@ -102,6 +102,18 @@ export async function measureLoads(cases: readonly LoadCase[], windowS: number, 
   }
 }
 
+/**
+ * A config as a user's (default: page on, bundled broker) for `sensors` plain-file sensors
+ * in `dir`, publishing under `name`; with the URL of the broker the agent will start.
+ */
+async function bundledSetup(dir: string, sensors: number, name: string, intervalS?: number): Promise<{ config: string; brokerUrl: string }> {
+  const devices = join(dir, 'devices');
+  await plainTree(devices, sensors);
+  const brokerPort = await freePort();
+  const config = await writeDefaultConfig(join(dir, 'w1mqtt.yaml'), { devices, stateDir: join(dir, 'state'), clientId: `bench-${name}`, baseTopic: name, brokerPort, ...(intervalS !== undefined && { intervalS }) });
+  return { config, brokerUrl: `mqtt://127.0.0.1:${brokerPort}` };
+}
+
 export interface StartupResult {
   readonly sensors: number;
   /** The agent process's utime + stime from exec to the subscriber seeing the last sensor of the first cycle. */
@@ -122,14 +134,11 @@ export async function measureStartup(sensors: number): Promise<StartupResult> {
   let agent: ChildProcess | undefined;
   const watch = new ReadingWatch();
   try {
-    const devices = join(dir, 'devices');
-    await plainTree(devices, sensors);
-    const brokerPort = await freePort();
-    const config = await writeDefaultConfig(join(dir, 'w1mqtt.yaml'), { devices, stateDir: join(dir, 'state'), clientId: 'bench-startup', baseTopic: 'startup', brokerPort });
+    const { config, brokerUrl } = await bundledSetup(dir, sensors, 'startup');
     const t0 = performance.now();
     agent = spawnAgent(config);
     const pid = agent.pid ?? -1;
-    await watch.connect(`mqtt://127.0.0.1:${brokerPort}`, 60_000);
+    await watch.connect(brokerUrl, 60_000);
     await watch.fullCycle('startup', sensors, 120_000);
     const cpuS = cpuSeconds(pid);
     const wallS = (performance.now() - t0) / 1000;
@@ -158,13 +167,10 @@ export async function measureMemory(sensors: number, intervalS: number, cycles: 
   let agent: ChildProcess | undefined;
   const watch = new ReadingWatch();
   try {
-    const devices = join(dir, 'devices');
-    await plainTree(devices, sensors);
-    const brokerPort = await freePort();
-    const config = await writeDefaultConfig(join(dir, 'w1mqtt.yaml'), { devices, stateDir: join(dir, 'state'), clientId: 'bench-memory', baseTopic: 'memory', brokerPort, intervalS });
+    const { config, brokerUrl } = await bundledSetup(dir, sensors, 'memory', intervalS);
     agent = spawnAgent(config);
     const pid = agent.pid ?? -1;
-    await watch.connect(`mqtt://127.0.0.1:${brokerPort}`, 60_000);
+    await watch.connect(brokerUrl, 60_000);
     await watch.fullCycle('memory', sensors, 60_000);
     await waitFor(() => watch.messages('memory') >= sensors * (cycles + 1), (cycles + 2) * intervalS * 1000, `${cycles} more cycles`);
     const broker = childPids(pid)[0] ?? -1;
