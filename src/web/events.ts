@@ -11,6 +11,8 @@ export interface EventHubOptions {
   readonly stallMs?: number;
   /** Told once per client dropped, with why. */
   readonly onDrop?: (reason: 'buffer' | 'stalled', bufferedBytes: number) => void;
+  /** Told the number of open pages whenever it changes. */
+  readonly onClients?: (count: number) => void;
   readonly now?: () => number;
 }
 
@@ -54,15 +56,13 @@ export class EventHub {
     res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
     res.write('retry: 3000\n\n');
     this.#clients.add(res);
-    res.on('close', () => {
-      this.#clients.delete(res);
-      this.#stalled.delete(res);
-    });
+    res.on('close', () => this.#remove(res));
     res.on('drain', () => this.#stalled.delete(res));
     // The stream is long-lived: the server's idle timeout is for requests, not for this.
     res.socket?.setTimeout(0);
     this.#write(res, record(first.event, first.data));
     this.#timer ??= setInterval(() => this.#heartbeat(), this.#heartbeatMs).unref();
+    this.#o.onClients?.(this.#clients.size);
   }
 
   send(event: string, data: unknown): void {
@@ -79,6 +79,17 @@ export class EventHub {
     this.#stalled.clear();
   }
 
+  #remove(res: ServerResponse): void {
+    if (!this.#clients.delete(res)) return;
+    this.#stalled.delete(res);
+    // No page open, nothing to keep alive: an idle agent's loop should not wake for it.
+    if (this.#clients.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#o.onClients?.(this.#clients.size);
+  }
+
   #heartbeat(): void {
     for (const res of this.#clients) this.#write(res, ': ping\n\n');
   }
@@ -93,8 +104,7 @@ export class EventHub {
     const since = this.#stalled.get(res);
     const reason = buffered > 0 && buffered + text.length > this.#maxBuffered ? 'buffer' : since !== undefined && this.#now() - since > this.#stallMs ? 'stalled' : undefined;
     if (reason) {
-      this.#clients.delete(res);
-      this.#stalled.delete(res);
+      this.#remove(res);
       res.destroy();
       this.#o.onDrop?.(reason, buffered);
       return;

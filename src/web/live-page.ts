@@ -41,7 +41,7 @@ export interface LivePageOptions {
   readonly now?: () => number;
   /** Take a free port when web.port is taken (the demo). */
   readonly fallbackToFreePort?: boolean;
-  /** How often broker and bus state are compared and, when changed, pushed. @default 2 s */
+  /** How often, while a page is open, broker and bus state are compared and, when changed, pushed. @default 2 s */
   readonly statusEveryMs?: number;
 }
 
@@ -74,6 +74,7 @@ export class LivePage {
     this.#hub = new EventHub({
       onDrop: (reason, bufferedBytes) =>
         episodes.report('web_slow_client', `web page: dropping event streams that do not read (${reason === 'buffer' ? 'their buffer is full' : 'stalled'}); their pages reconnect`, { reason, bufferedBytes }),
+      onClients: (count) => this.#watchStatus(count > 0),
     });
   }
 
@@ -125,7 +126,21 @@ export class LivePage {
     });
     if (!(await server.start())) return;
     this.#server = server;
-    this.#statusTimer = setInterval(() => this.#pushStatus(), this.#o.statusEveryMs ?? 2_000).unref();
+  }
+
+  /**
+   * Broker and bus state are compared every 2 s while a page is open, and not at all while
+   * none is: a page that opens gets them in its snapshot, and an idle agent's event loop
+   * does not wake for nobody.
+   */
+  #watchStatus(on: boolean): void {
+    if (on && this.#statusTimer === undefined && !this.#stopping) {
+      this.#statusTimer = setInterval(() => this.#pushStatus(), this.#o.statusEveryMs ?? 2_000).unref();
+    } else if (!on) {
+      clearInterval(this.#statusTimer);
+      this.#statusTimer = undefined;
+      this.#lastStatus = '';
+    }
   }
 
   stop(): Promise<void> {
@@ -160,11 +175,6 @@ export class LivePage {
   };
 
   #pushStatus(): void {
-    // A page that opens gets the status in its snapshot; until then there is nobody to tell.
-    if (this.#hub.size === 0) {
-      this.#lastStatus = '';
-      return;
-    }
     const status = this.#state.status(this.#now());
     const key = JSON.stringify({ ...status, now: 0 });
     if (key === this.#lastStatus) return;

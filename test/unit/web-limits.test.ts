@@ -74,6 +74,22 @@ test('an event stream that does not read is dropped before its buffer passes the
   slow.close();
 });
 
+test('the hub tells how many pages are open as they open and close, and a drop counts as a close', () => {
+  const counts: number[] = [];
+  const hub = new EventHub({ maxBufferedBytes: 1_000, heartbeatMs: 3_600_000, onClients: (n) => counts.push(n) });
+  const a = new FakeResponse();
+  const b = new FakeResponse();
+  for (const r of [a, b]) hub.add(r as unknown as ServerResponse, {}, { event: 'snapshot', data: {} });
+  a.emit('close');
+  a.emit('close'); // a second close of the same stream is not another page gone
+  b.stuck = true;
+  hub.send('sensor', { pad: 'x'.repeat(20_000) });
+  hub.send('sensor', { pad: 'x'.repeat(20_000) });
+  assert.equal(b.destroyed, true, 'dropped at the buffer limit');
+  assert.deepEqual(counts, [1, 2, 1, 0]);
+  hub.close();
+});
+
 test('chart-sized history: a day at 5 s comes out as 720 points, averaged, ending on the newest', () => {
   const h = new History();
   const now = 1_800_000_000_000;
