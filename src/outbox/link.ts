@@ -23,6 +23,8 @@ export interface OutboxStats {
   readonly queued: number;
   readonly bytes: number;
   readonly inFlight: number;
+  /** Nothing queued, in flight or failing to be written: housekeeping sleeps until the next message. */
+  readonly idle: boolean;
   readonly delivered: number;
   /** Refused by the broker with a failure reason code (MQTT 5 PUBACK ≥ 0x80): final, not sent again. */
   readonly rejected: number;

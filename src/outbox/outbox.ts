@@ -3,6 +3,7 @@ import { atMost } from '../system/at-most.js';
 import { errText } from '../system/err-text.js';
 import { openOutboxDir, type OutboxDisk } from './disk.js';
 import { OutboxEpisodes, type Outcome } from './episodes.js';
+import { Housekeeping } from './housekeeping.js';
 import { brokerReasonCode, type OutboxLink, type OutboxStats, type OutgoingMessage } from './link.js';
 import { OutboxQueue } from './queue.js';
 import { messageLineSize } from './record.js';
@@ -12,13 +13,12 @@ export type { OutboxLink, OutboxStats, OutgoingMessage };
 
 /**
  * Store-and-forward for every message the agent publishes. Messages go out in the order
- * they were queued (the newest `latest` one per topic first, see outbox-queue.ts), at
+ * they were queued (the newest `latest` one per topic first, see queue.ts), at
  * most `window` unacknowledged at a time (so MQTT.js never holds more than that in its
  * own memory store), and only while the link is up.
  *
- * Nothing touches the disk while the broker acknowledges: a message is written (see
- * outbox-disk.ts) only when the link goes down, or when it has waited `spillAfterMs` for
- * its acknowledgement. Delivery progress is written as "done up to seq N" marks, so a
+ * Nothing touches the disk while the broker acknowledges: a message is written (disk.ts) only
+ * when the link goes down, or has waited `spillAfterMs` for its acknowledgement. Delivery progress is written as "done up to seq N" marks, so a
  * restart resends at most one mark interval (100) plus the send window (32): QoS 1
  * allows duplicates, never losses. Beyond `maxMessages`/`maxBytes` the oldest waiting
  * message is dropped; a `latest` message with a newer one on its topic is skipped
@@ -76,7 +76,7 @@ export class Outbox {
   #maxMessages: number;
   readonly #memoryMax: number;
   #lastSeq = 0;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #housekeeping: Housekeeping;
   #flush: NodeJS.Timeout | undefined;
   /**
    * Messages (and bytes) gathered for the pending flush. They do not count against the
@@ -111,6 +111,7 @@ export class Outbox {
     this.#maxMessages = options.maxMessages;
     this.#memoryMax = options.memoryMaxMessages ?? MEMORY_ONLY_MAX_MESSAGES;
     this.#ep = new OutboxEpisodes(options.log, this.#now);
+    this.#housekeeping = new Housekeeping(() => this.#tick(), options.tickMs ?? 1_000);
   }
 
   /** Open the queue directory and pick up what an earlier run left; never throws for a bad directory. */
@@ -125,8 +126,7 @@ export class Outbox {
     if (!this.#disk) this.#maxMessages = Math.min(this.#maxMessages, this.#memoryMax);
     this.#link.events.on('up', this.#onUp);
     this.#link.events.on('down', this.#onDown);
-    this.#timer = setInterval(() => this.#tick(), this.#o.tickMs ?? 1_000);
-    this.#timer.unref();
+    this.#housekeeping.wake();
     this.#enforceLimits();
     this.#pump();
   }
@@ -155,6 +155,7 @@ export class Outbox {
     // What counts against max_bytes: the size of its line on disk, counted without encoding it.
     entry.size = messageLineSize(entry);
     this.#q.push(entry);
+    this.#housekeeping.wake();
     const ms = this.#o.flushMs ?? 20;
     if (this.#link.connected && ms > 0) {
       this.#unflushed.count++;
@@ -167,7 +168,7 @@ export class Outbox {
   }
 
   stats(): OutboxStats {
-    return { dir: this.#disk?.store.dir, queued: this.#q.count, bytes: this.#q.bytes, inFlight: this.#q.inflight.size, ...this.#ep.totals };
+    return { dir: this.#disk?.store.dir, queued: this.#q.count, bytes: this.#q.bytes, inFlight: this.#q.inflight.size, idle: this.#housekeeping.asleep, ...this.#ep.totals };
   }
 
   #pump(): void {
@@ -258,12 +259,15 @@ export class Outbox {
     if (this.#disk?.writeFailing) this.#enforceLimits();
   }
 
-  #tick(): void {
+  /** False (sleep until enqueue()) once nothing is waiting, in flight or failing to be written. */
+  #tick(): boolean {
     if (this.#link.connected) this.#pump();
     this.#spill(!this.#link.connected);
     this.#disk?.mark();
     this.#disk?.tick();
-    if (this.#q.count === 0) this.#ep.emptied();
+    if (this.#q.count > 0) return true;
+    this.#ep.emptied();
+    return this.#disk?.writeFailing === true;
   }
 
   /** Idempotent: waits briefly for acknowledgements, then writes whatever is still unacknowledged. */
@@ -278,7 +282,7 @@ export class Outbox {
   }
 
   async #stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#housekeeping.stop();
     clearTimeout(this.#flush);
     this.#link.events.off('up', this.#onUp);
     this.#link.events.off('down', this.#onDown);

@@ -6,7 +6,7 @@ import { decodeLines, doneShape, messageShape, type QueuedMessage } from './reco
 /**
  * Reading back what an earlier run left in the outbox directory: the `done` marks and
  * every segment file, oldest first. Damaged records are skipped and reported per file
- * (see outbox-record.ts), never thrown; files with nothing left to deliver are deleted.
+ * (see record.ts), never thrown; files with nothing left to deliver are deleted.
  */
 
 /** A segment file: `<first seq, 16 digits>.queue`. */

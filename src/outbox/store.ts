@@ -8,7 +8,7 @@ import { recoverQueue, segmentName, syncDir, unlinkQuiet, type Segment, type Seg
 
 /**
  * The outbox's files in `<state_dir>/outbox/`: append-only segment files of records
- * (`<first seq>.queue`, see outbox-record.ts), a `done` file of "delivered up to seq N"
+ * (`<first seq>.queue`, see record.ts), a `done` file of "delivered up to seq N"
  * marks, and a `lock`. A segment is deleted once every message in it is done; files
  * from an earlier run are only read, never appended to, so a torn last line stays
  * harmless. Writes are synchronous: they land in the kernel's page cache at once, so a

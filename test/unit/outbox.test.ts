@@ -62,8 +62,9 @@ async function setup(t: TestContext, opts: Partial<OutboxOptions> = {}, dir?: st
 /**
  * The outbox's clock, counting how often it is read. A housekeeping tick reads it at least
  * once (the fsync check) and at most three times (the age of the messages waiting, the end
- * of an episode); while no message is queued, sent or acknowledged nothing else reads it.
- * So, in such a quiet moment, `ticks(n)` waits for at least n ticks without timing them.
+ * of an episode); while messages wait but none is queued, sent or acknowledged nothing else
+ * reads it. So, in such a quiet moment, `ticks(n)` waits for at least n ticks without timing
+ * them. (With nothing waiting at all housekeeping sleeps: `stats().idle`.)
  */
 function countedClock(now: () => number): { now: () => number; ticks(n: number): Promise<void> } {
   let reads = 0;
@@ -86,14 +87,19 @@ async function queueFiles(dir: string): Promise<string[]> {
 }
 
 test('a healthy broker: everything delivered in order, nothing written to disk', T, async (t) => {
-  const { dir, link, outbox, ticks } = await setup(t);
+  const { dir, link, outbox } = await setup(t);
   link.up();
   for (let i = 0; i < 200; i++) outbox.enqueue(msg(String(i)));
   await until('all delivered', () => link.delivered.length === 200);
-  await ticks(3);
+  await until('housekeeping asleep once the queue is empty', () => outbox.stats().idle);
   assert.deepEqual(link.delivered, Array.from({ length: 200 }, (_, i) => String(i)));
   assert.deepEqual(await readdir(dir), ['lock'], 'no queue file, no done file');
   assert.equal(outbox.stats().written, 0);
+  // The next message wakes it: queued, delivered, asleep again.
+  outbox.enqueue(msg('200'));
+  assert.equal(outbox.stats().idle, false);
+  await until('delivered', () => link.delivered.length === 201);
+  await until('asleep again', () => outbox.stats().idle);
 });
 
 test('broker down: each message is on disk before enqueue() returns, delivered in order once it is back, then the files go', T, async (t) => {
@@ -214,7 +220,7 @@ test('delivery progress is marked, so a crash mid-drain resends only the unmarke
 });
 
 test('queue: latest keeps only the newest waiting message per topic, sent before the all backlog; all keeps every one, in order', T, async (t) => {
-  const { link, outbox, ticks } = await setup(t, { window: 2, flushMs: 0 });
+  const { link, outbox } = await setup(t, { window: 2, flushMs: 0 });
   for (let i = 0; i < 5; i++) {
     outbox.enqueue(msg(`L${i}`, 'home/plain/temperature', true));
     outbox.enqueue(msg(`A${i}`, 'home/json/temperature', false));
@@ -232,7 +238,7 @@ test('queue: latest keeps only the newest waiting message per topic, sent before
   link.autoAck = true;
   for (const s of link.sent.slice(-2)) s.ack();
   await until('delivered', () => link.delivered.length === 13);
-  await ticks(2);
+  await until('housekeeping asleep', () => outbox.stats().idle);
   assert.deepEqual(link.delivered.slice(7), ['A5', 'A6', 'L6', 'A7', 'A8', 'A9'], 'L5 superseded by L6, which goes before A7');
   assert.equal(outbox.stats().superseded, 9);
   assert.equal(outbox.stats().dropped, 0);
@@ -350,7 +356,7 @@ test('a publish the client refused is sent again before anything newer', T, asyn
 });
 
 test('a new connection (live reload) sends what the old one had in flight first, in order; the old one is not listened to', T, async (t) => {
-  const { link: old, outbox, find, ticks } = await setup(t, { flushMs: 0 });
+  const { link: old, outbox, find } = await setup(t, { flushMs: 0 });
   old.autoAck = false;
   old.up();
   outbox.enqueue(msg('0'));
@@ -364,7 +370,7 @@ test('a new connection (live reload) sends what the old one had in flight first,
   old.sent[0]?.refuse();
   old.sent[1]?.ack();
   await until('all delivered', () => next.delivered.length === 3);
-  await ticks(2);
+  await until('housekeeping asleep', () => outbox.stats().idle);
   assert.deepEqual(next.delivered, ['0', '1', '2'], 'order kept across the new connection');
   assert.equal(outbox.stats().delivered, 3);
   assert.equal(outbox.stats().queued, 0);
@@ -372,7 +378,7 @@ test('a new connection (live reload) sends what the old one had in flight first,
 });
 
 test('a publish the broker refuses with a reason code (MQTT 5 PUBACK 0x87) is rejected once, counted, never retried, and does not hold back the files', T, async (t) => {
-  const { dir, link, outbox, find, ticks } = await setup(t);
+  const { dir, link, outbox, find } = await setup(t);
   link.refuseTopics.set('home/denied/temperature', 0x87);
   outbox.enqueue(msg('a0'));
   outbox.enqueue(msg('d0', 'home/denied/temperature'));
@@ -382,7 +388,7 @@ test('a publish the broker refuses with a reason code (MQTT 5 PUBACK 0x87) is re
   link.up();
   await until('the others delivered', () => link.delivered.length === 2);
   await until('the files deleted: the refusals do not pin the delivered mark', async () => (await queueFiles(dir)).length === 0);
-  await ticks(3); // none sends a refused one again
+  await until('housekeeping asleep: nothing left that could be sent again', () => outbox.stats().idle);
   assert.deepEqual(link.delivered, ['a0', 'a1']);
   assert.deepEqual(link.sent.filter((s) => s.topic === 'home/denied/temperature').map((s) => s.payload), ['d0', 'd1'], 'each sent once');
   assert.equal(outbox.stats().rejected, 2);
