@@ -1,4 +1,5 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { processAlive } from './process-alive.js';
 
 /**
  * A PID lock file, so two agents never append to the same queue. It names the PID and
@@ -15,7 +16,7 @@ export interface LockDeps {
   readonly alive: (pid: number) => boolean;
 }
 
-const defaultDeps: LockDeps = { pid: process.pid, bootId: readBootId, alive: isAlive };
+const defaultDeps: LockDeps = { pid: process.pid, bootId: readBootId, alive: processAlive };
 
 export function acquireLock(file: string, deps: LockDeps = defaultDeps): LockResult {
   const mine = `${deps.pid} ${deps.bootId()}\n`;
@@ -52,14 +53,4 @@ function readText(file: string): string {
 
 function readBootId(): string {
   return readText('/proc/sys/kernel/random/boot_id').trim() || 'unknown';
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentNodeFlags } from './node-flags.js';
+import { processAlive } from '../../src/system/process-alive.js';
 
 /** Repository root, for the CLI entry point and the fixtures. */
 export const ROOT = new URL('../../', import.meta.url).pathname;
@@ -129,17 +130,8 @@ async function removeStateDir(stateDir: string): Promise<void> {
   } catch {
     // no bundled broker ran
   }
-  for (let i = 0; pid > 0 && i < 100 && alive(pid); i++) await sleep(50);
+  for (let i = 0; pid > 0 && i < 100 && processAlive(pid); i++) await sleep(50);
   await rm(stateDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A temp dir holding copies of the fixture trees (tests may change them) and a sensors.yaml. */

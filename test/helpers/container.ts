@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AS_ROOT, run } from './debian-root.js';
+import { processAlive } from '../../src/system/process-alive.js';
 
 /**
  * A throwaway Debian container with systemd as its PID 1: `systemd-nspawn -b` on a cached
@@ -198,7 +199,7 @@ async function reapLeftovers(): Promise<void> {
     const path = join(RECORDS, file);
     try {
       const { owner, nspawn, pid1, cgroup } = JSON.parse(readFileSync(path, 'utf8')) as { owner: number; nspawn: number; pid1: number; cgroup?: string };
-      if (alive(owner)) continue;
+      if (processAlive(owner)) continue;
       if ((await readProc(`/proc/${pid1}/comm`)).trim() === 'systemd') await signal(pid1, 'KILL');
       if ((await readProc(`/proc/${nspawn}/comm`)).trim() === 'systemd-nspawn') await signal(nspawn, 'KILL');
       await sleep(1_000); // the kernel tears the PID namespace down
@@ -207,15 +208,6 @@ async function reapLeftovers(): Promise<void> {
       // An unreadable record: nothing to go by.
     }
     rmSync(path, { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
