@@ -1,5 +1,4 @@
-import { close, constants, fstat, open, read, type PathLike } from 'node:fs';
-import { open as openHandle } from 'node:fs/promises';
+import { close, constants, fstat, open, read, write, type PathLike } from 'node:fs';
 
 // Small enough to come from Node's shared buffer pool; a w1_slave text is 75 bytes.
 const CHUNK = 512;
@@ -124,12 +123,16 @@ function tooLong(path: PathLike): NodeJS.ErrnoException {
   return Object.assign(new Error(`${String(path)} goes on past ${MAX_ATTRIBUTE_BYTES} bytes without ending: not a 1-Wire attribute (a w1_slave is under 100 bytes)`), { code: 'EFBIG' });
 }
 
-/** Write `text` in one write() call, without creating the file (sysfs attributes and OWFS command files). */
-export async function writeAttribute(path: string, text: string): Promise<void> {
-  const fh = await openHandle(path, constants.O_WRONLY);
-  try {
-    await fh.write(text);
-  } finally {
-    await fh.close();
-  }
+/**
+ * Write `text` in one write() call, without creating the file (sysfs attributes and OWFS
+ * command files). Plain fds through the callback API, as for reads: a fs/promises FileHandle
+ * costs several times more CPU, and a bus does this once per cycle.
+ */
+export function writeAttribute(path: string, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    open(path, constants.O_WRONLY, (err, fd) => {
+      if (err) return reject(err);
+      write(fd, text, (writeErr) => close(fd, (closeErr) => (writeErr ?? closeErr ? reject(writeErr ?? closeErr) : resolve())));
+    });
+  });
 }
