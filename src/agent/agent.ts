@@ -169,18 +169,22 @@ export class Agent {
     );
   }
 
-  async #onResult(scheduled: ScheduledSensor, result: ReadResult, at: number): Promise<void> {
+  /** Handled at once, unless a fault first asks for a look at the buses. */
+  #onResult(scheduled: ScheduledSensor, result: ReadResult, at: number): void | Promise<void> {
     if (!result.ok && (result.error.code === 'not_present' || result.error.code === 'io_error')) {
       // A device (or its whole bus) may be gone: look now rather than at the next
       // discovery tick, so one line says what vanished instead of a fault per sensor.
-      if (this.#opts.clock.now() - this.#discovery.last > REDISCOVER_AFTER_FAULT_MS) await this.discover();
+      if (this.#opts.clock.now() - this.#discovery.last > REDISCOVER_AFTER_FAULT_MS) return this.discover().then(() => this.#handle(scheduled, result, at));
     }
+    this.#handle(scheduled, result, at);
+  }
+
+  #handle(scheduled: ScheduledSensor, result: ReadResult, at: number): void {
     // The plan in force now: a reload may have moved the sensor to another topic or source meanwhile.
     const route = this.#discovery.route(scheduled.key);
     const polled = this.#discovery.scheduled(scheduled.key);
     if (!route || !polled) return; // re-planned away while the read was in flight
-    // One context for both trackers' log lines (only written when something changes).
-    const context = { sensor: route.displayId, topic: route.topic, bus: route.device.bus };
+    const context = this.#logContext(route);
     if (!result.ok) {
       const sourceDown = this.#sources.failing(polled.source);
       this.#faults.failure(route.displayId, result.error, at, context, !sourceDown);
@@ -196,6 +200,21 @@ export class Agent {
     this.#publication.availability(route, state);
     this.#publication.reading(route, reading);
   }
+
+  /**
+   * The fields both trackers put in their log lines, which are only written when something
+   * changes: built once per route rather than for every reading.
+   */
+  #logContext(route: Route): Record<string, unknown> {
+    let context = this.#logContexts.get(route);
+    if (!context) {
+      context = { sensor: route.displayId, topic: route.topic, bus: route.device.bus };
+      this.#logContexts.set(route, context);
+    }
+    return context;
+  }
+
+  readonly #logContexts = new WeakMap<Route, Record<string, unknown>>();
 
   get faults(): FaultTracker {
     return this.#faults;

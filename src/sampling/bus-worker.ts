@@ -85,20 +85,36 @@ export class BusWorker {
     const { clock } = this.#opts;
     while (!this.#abort.signal.aborted) {
       const now = clock.now();
-      const slots = [...this.#slots.values()];
-      const due = slots.filter((s) => s.due <= now).sort((a, b) => a.due - b.due);
+      // One pass over the slots, every cycle: no copies, no closures.
+      const due: Slot[] = [];
+      // A sensor due within a tenth of its interval joins a conversion that happens anyway.
+      const soon: Slot[] = [];
+      let nextAt = Number.POSITIVE_INFINITY;
+      for (const slot of this.#slots.values()) {
+        if (slot.due <= now) due.push(slot);
+        else {
+          if (slot.due - now <= slot.sensor.intervalMs / 10) soon.push(slot);
+          if (slot.due < nextAt) nextAt = slot.due;
+        }
+      }
       if (due.length > 0) {
-        // A sensor due within a tenth of its interval joins a conversion that happens anyway.
-        const soon = slots.filter((s) => s.due > now && s.due - now <= s.sensor.intervalMs / 10);
+        due.sort((a, b) => a.due - b.due);
         await this.#cycle(due, soon);
         continue;
       }
-      const nextAt = Math.min(...slots.map((s) => s.due));
-      this.#wakeController = new AbortController();
-      const signal = AbortSignal.any([this.#abort.signal, this.#wakeController.signal]);
-      await clock.sleep(Number.isFinite(nextAt) ? nextAt - now : 3_600_000, signal);
+      await clock.sleep(Number.isFinite(nextAt) ? nextAt - now : 3_600_000, this.#sleepSignal());
     }
   }
+
+  /** Aborts on stop() or on a wake; a new one is made only after a wake has used it up. */
+  #sleepSignal(): AbortSignal {
+    if (!this.#wakeController || !this.#sleepOn || this.#wakeController.signal.aborted) {
+      this.#wakeController = new AbortController();
+      this.#sleepOn = AbortSignal.any([this.#abort.signal, this.#wakeController.signal]);
+    }
+    return this.#sleepOn;
+  }
+  #sleepOn: AbortSignal | undefined;
 
   /** One pass: maybe one bus-wide conversion, then every due sensor read one after another. */
   async #cycle(due: Slot[], soon: Slot[]): Promise<void> {
@@ -133,18 +149,23 @@ export class BusWorker {
   async #readOne(sensor: ScheduledSensor): Promise<void> {
     const { clock, log, onResult } = this.#opts;
     const retries = this.#opts.retries ?? 1;
-    const read = (): Promise<ReadResult | undefined> | ReadResult | undefined => this.#blocking(sensor.device.name, () => sensor.source.read(sensor.device), READ);
-    let result = await read();
+    let result = await this.#read(sensor);
     for (let i = 0; i < retries && result && !result.ok && isRetryable(result.error); i++) {
       log.debug({ sensor: sensor.device.name, code: result.error.code, bus: this.#bus }, 'retrying read');
-      result = await read();
+      result = await this.#read(sensor);
     }
     if (!result) return; // stopping
     try {
-      await onResult(sensor, result, clock.now());
+      // Awaited only when the handler has something to wait for: most readings are handled at once.
+      const handled = onResult(sensor, result, clock.now());
+      if (handled) await handled;
     } catch (err) {
       log.error({ err, sensor: sensor.device.name }, 'handling a reading failed');
     }
+  }
+
+  #read(sensor: ScheduledSensor): Promise<ReadResult | undefined> | ReadResult | undefined {
+    return this.#blocking(sensor.device.name, () => sensor.source.read(sensor.device), READ);
   }
 
   /**
