@@ -18,34 +18,67 @@ export interface LoadCase {
   readonly intervalS: number;
 }
 
-export interface LoadResult extends LoadCase {
-  readonly windowS: number;
+/** One CPU window over every process of a case. */
+export interface LoadWindow {
+  /** When it opened, in seconds after the last process's first full cycle (as measured). */
+  readonly fromS: number;
+  /** How long it lasted (as measured). */
+  readonly seconds: number;
   readonly agentCpuS: number;
   readonly pythonCpuS: number;
   /** Node's fs.read + MQTT.js doing the same job with nothing of w1mqtt: what Node itself costs at this load. */
   readonly floorCpuS: number;
-  /** Readings each published in the window, as a subscriber counted them (a check that both did the job). */
+  /** Readings each published in the window, as a subscriber counted them (a check that all did the job). */
   readonly agentReadings: number;
   readonly pythonReadings: number;
   readonly floorReadings: number;
 }
 
+export interface LoadResult extends LoadCase {
+  /** The first minutes: opens `settleS` after the last first full cycle, lasts `windowS`. */
+  readonly first: LoadWindow;
+  /** Steady state: opens `warmupS` after the last first full cycle, lasts `steadyS`. */
+  readonly steady: LoadWindow;
+}
+
+export interface LoadWindows {
+  /** Length of the first-minutes window, s. */
+  readonly windowS: number;
+  /** From the last first full cycle to the first-minutes window, s (default 5). */
+  readonly settleS?: number;
+  /** From the last first full cycle to the steady window, s (default 300; at least settleS + windowS). */
+  readonly warmupS?: number;
+  /** Length of the steady window, s (default 300). */
+  readonly steadyS?: number;
+}
+
 const KEY = (c: LoadCase): string => `l${c.sensors}x${c.intervalS}`;
 
 /**
- * Every case's agent, its Python twin and its Node floor twin run at once, in one window, on one standalone
+ * Every case's agent, its Python twin and its Node floor twin run at once, on one standalone
  * mosquitto: each publishes under its own base topic, reads its own plain-file tree, and a
  * subscriber counts what arrives. At these rates (at most 20 readings/s per process, about
  * 1 % of a core for all of them together) the processes barely ever want a core at the same
  * moment on this 2-core machine, so running them together changes no figure measurably and
- * keeps the part to three minutes instead of twelve.
+ * keeps the part to about ten minutes instead of forty.
  *
- * The window opens `settleS` after the last process's first full cycle (seen by the
- * subscriber), so start-up, which has its own row, stays out of it; it lasts `windowS`,
- * a multiple of every interval, so each process does the same whole number of cycles in it.
- * CPU is utime + stime from /proc (10 ms ticks: over 150 s that resolves 0.007 % of a core).
+ * CPU is read over two windows, both timed from the last process's first full cycle (seen by
+ * the subscriber), so start-up, which has its own row, stays out of both:
+ * - first minutes: opens `settleS` after it and lasts `windowS`;
+ * - steady: opens `warmupS` after it (default 300 s) and lasts `steadyS` (default 300 s).
+ * The agent is a service that runs for days, and at these low rates V8's optimizing compiler
+ * keeps compiling newly hot functions for about the first five minutes (at 100 sensors every
+ * 5 s: ~50 compiles in minute 1, ~13 in minute 3, ~5 a minute after minute 4), each on a
+ * background thread whose CPU counts. The first window therefore measures that warm-up as much
+ * as the job; the steady one measures what the service costs a user from then on. Python has
+ * no such warm-up, so its two figures differ only by noise, which the longer steady window also
+ * narrows. The caller gives each window a multiple of every interval as its length, so each
+ * process does the same whole number of cycles in it. CPU is utime + stime from /proc (10 ms ticks: over 150 s that
+ * resolves 0.007 % of a core).
  */
-export async function measureLoads(cases: readonly LoadCase[], windowS: number, mosquittoUrl: string, settleS = 5): Promise<LoadResult[]> {
+export async function measureLoads(cases: readonly LoadCase[], mosquittoUrl: string, windows: LoadWindows): Promise<LoadResult[]> {
+  const { windowS, settleS = 5, warmupS = 300, steadyS = 300 } = windows;
+  if (warmupS < settleS + windowS) throw new Error(`bench: the steady window (from ${warmupS} s) would overlap the first one (${settleS}–${settleS + windowS} s)`);
   const dir = await mkdtemp(join(tmpdir(), 'w1mqtt-loads-'));
   const children: ChildProcess[] = [];
   const watch = new ReadingWatch();
@@ -73,28 +106,40 @@ export async function measureLoads(cases: readonly LoadCase[], windowS: number, 
       runs.push({ c, agent, python, floor });
     }
     await Promise.all(runs.flatMap(({ c }) => [watch.fullCycle(`${KEY(c)}-agent`, c.sensors, 60_000), watch.fullCycle(`${KEY(c)}-python`, c.sensors, 60_000), watch.fullCycle(`${KEY(c)}-floor`, c.sensors, 60_000)]));
-    await sleep(settleS * 1000);
-    for (const { agent, python, floor } of runs) if (agent.exitCode !== null || python.exitCode !== null || floor.exitCode !== null) throw new Error('bench: a load process exited');
+    const cycled = performance.now();
     const pids = runs.flatMap(({ agent, python, floor }) => [agent.pid ?? -1, python.pid ?? -1, floor.pid ?? -1]);
     const counts = (): number[] => runs.flatMap(({ c }) => [watch.messages(`${KEY(c)}-agent`), watch.messages(`${KEY(c)}-python`), watch.messages(`${KEY(c)}-floor`)]);
-    const t0 = performance.now();
-    const cpu0 = pids.map(cpuSeconds);
-    const n0 = counts();
-    await sleep(windowS * 1000);
-    const cpu1 = pids.map(cpuSeconds);
-    const n1 = counts();
-    const seconds = (performance.now() - t0) / 1000;
     const delta = (a: number[], b: number[], i: number): number => (b[i] ?? 0) - (a[i] ?? 0);
-    return runs.map(({ c }, i) => ({
-      ...c,
-      windowS: seconds,
-      agentCpuS: delta(cpu0, cpu1, 3 * i),
-      pythonCpuS: delta(cpu0, cpu1, 3 * i + 1),
-      floorCpuS: delta(cpu0, cpu1, 3 * i + 2),
-      agentReadings: delta(n0, n1, 3 * i),
-      pythonReadings: delta(n0, n1, 3 * i + 1),
-      floorReadings: delta(n0, n1, 3 * i + 2),
-    }));
+    // Each process's CPU and readings over `lengthS` from `fromS` after the last first full cycle, per case.
+    const window = async (fromS: number, lengthS: number): Promise<LoadWindow[]> => {
+      await sleep(Math.max(0, cycled + fromS * 1000 - performance.now()));
+      for (const { agent, python, floor } of runs) if (agent.exitCode !== null || python.exitCode !== null || floor.exitCode !== null) throw new Error('bench: a load process exited');
+      const t0 = performance.now();
+      const cpu0 = pids.map(cpuSeconds);
+      const n0 = counts();
+      await sleep(lengthS * 1000);
+      const cpu1 = pids.map(cpuSeconds);
+      const n1 = counts();
+      const t1 = performance.now();
+      return runs.map((_, i) => ({
+        fromS: (t0 - cycled) / 1000,
+        seconds: (t1 - t0) / 1000,
+        agentCpuS: delta(cpu0, cpu1, 3 * i),
+        pythonCpuS: delta(cpu0, cpu1, 3 * i + 1),
+        floorCpuS: delta(cpu0, cpu1, 3 * i + 2),
+        agentReadings: delta(n0, n1, 3 * i),
+        pythonReadings: delta(n0, n1, 3 * i + 1),
+        floorReadings: delta(n0, n1, 3 * i + 2),
+      }));
+    };
+    const first = await window(settleS, windowS);
+    const steady = await window(warmupS, steadyS);
+    return runs.map(({ c }, i) => {
+      const f = first[i];
+      const s = steady[i];
+      if (!f || !s) throw new Error('bench: a load case has no window');
+      return { ...c, first: f, steady: s };
+    });
   } finally {
     await watch.end();
     await Promise.all(children.map(stop));
