@@ -26,8 +26,14 @@ await build({
   // pino starts its pretty printer in a worker by package name; unix-dgram is an optional
   // native addon loaded by name; ws's speed-ups are optional native addons.
   external: ['pino', 'pino-pretty', 'unix-dgram', 'bufferutil', 'utf-8-validate'],
-  // A logger that costs nothing while off (see the file).
-  alias: { debug: './src/system/debug-quiet.cjs' },
+  // A logger that costs nothing while off, and three packages MQTT.js loads whether or not
+  // they are used, loaded on first use instead (see the files).
+  alias: {
+    debug: './src/system/debug-quiet.cjs',
+    ws: './src/system/mqtt-lazy-ws.cjs',
+    socks: './src/system/mqtt-lazy-socks.cjs',
+    'worker-timers': './src/system/mqtt-lazy-worker-timers.cjs',
+  },
   // The CommonJS packages in the bundle (MQTT.js) call require() for Node's modules.
   banner: { js: "import { createRequire as __w1mqttCreateRequire } from 'node:module'; const require = __w1mqttCreateRequire(import.meta.url);" },
   logLevel: 'warning',

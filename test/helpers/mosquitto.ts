@@ -70,6 +70,8 @@ export interface Mosquitto {
   readonly url: string;
   /** `mqtt+unix://<path>` when started with `unixSocket: true`. */
   readonly unixUrl: string | undefined;
+  /** `ws://127.0.0.1:<port>` when started with `websockets: true`. */
+  readonly wsUrl: string | undefined;
   readonly pid: number;
   /** What mosquitto has logged so far (for failure messages). */
   log(): string;
@@ -81,11 +83,12 @@ export interface Mosquitto {
  * SIGTERM and loads them at start), so a test can restart the broker without losing a
  * persistent subscriber's queue. The caller owns the directory. `acl`: an acl_file's text.
  * `unixSocket`: also listen on a unix socket in the temp dir (mosquitto ≥ 2.0: `listener 0 <path>`).
+ * `websockets`: also listen for MQTT over WebSockets on another free port (`protocol websockets`).
  * mosquitto's default log_type includes `notice`, so log() has its connection lines:
  * `New client connected from … as <id> (p<protocol>, c<clean>, k<keepalive>)`.
  */
 export async function startMosquitto(
-  opts: { username?: string; password?: string; port?: number; dataDir?: string; acl?: string | undefined; unixSocket?: boolean } = {},
+  opts: { username?: string; password?: string; port?: number; dataDir?: string; acl?: string | undefined; unixSocket?: boolean; websockets?: boolean } = {},
 ): Promise<Mosquitto> {
   const bin = findBinary('mosquitto');
   if (bin === undefined) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
@@ -121,6 +124,8 @@ export async function startMosquitto(
   // password_file, acl_file) apply to every listener (per_listener_settings false, mosquitto.conf(5)).
   const socket = opts.unixSocket ? join(dir, 'mqtt.sock') : undefined;
   if (socket !== undefined) conf.push(`listener 0 ${socket}`);
+  const wsPort = opts.websockets ? await freePort() : undefined;
+  if (wsPort !== undefined) conf.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets');
   const confFile = join(dir, 'mosquitto.conf');
   await writeFile(confFile, conf.join('\n') + '\n');
 
@@ -147,7 +152,7 @@ export async function startMosquitto(
     if (await accepts(port)) break;
     await sleep(50);
   }
-  return { port, url: `mqtt://127.0.0.1:${port}`, unixUrl: socket && `mqtt+unix://${socket}`, pid: child.pid ?? -1, log: () => log, stop };
+  return { port, url: `mqtt://127.0.0.1:${port}`, unixUrl: socket && `mqtt+unix://${socket}`, wsUrl: wsPort === undefined ? undefined : `ws://127.0.0.1:${wsPort}`, pid: child.pid ?? -1, log: () => log, stop };
 }
 
 function accepts(port: number): Promise<boolean> {
