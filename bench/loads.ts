@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../test/helpers/ports.js';
 import { plainTree, ReadingWatch, spawnAgent, spawnFloor, spawnPython, stop, writeDefaultConfig } from './agent.js';
-import { childPids, cpuSeconds, peakRssMb, rssMb, waitFor } from './lib.js';
+import { childPids, cpuSeconds, peakRssMb, rssMb, threadCpuNs, threadCpuSeconds, waitFor } from './lib.js';
 
 /**
  * The loads people run (DESIGN §5 "Real loads"): a few to a hundred sensors every few
@@ -73,8 +73,9 @@ const KEY = (c: LoadCase): string => `l${c.sensors}x${c.intervalS}`;
  * as the job; the steady one measures what the service costs a user from then on. Python has
  * no such warm-up, so its two figures differ only by noise, which the longer steady window also
  * narrows. The caller gives each window a multiple of every interval as its length, so each
- * process does the same whole number of cycles in it. CPU is utime + stime from /proc (10 ms ticks: over 150 s that
- * resolves 0.007 % of a core).
+ * process does the same whole number of cycles in it. CPU is each thread's time on a CPU from
+ * /proc/<pid>/task/<tid>/schedstat, in ns (10 ms ticks would resolve only 0.003 % of a core
+ * over 300 s, a fifth of the Python loop's figure at 20 sensors every 30 s).
  */
 export async function measureLoads(cases: readonly LoadCase[], mosquittoUrl: string, windows: LoadWindows): Promise<LoadResult[]> {
   const { windowS, settleS = 5, warmupS = 300, steadyS = 300 } = windows;
@@ -110,23 +111,24 @@ export async function measureLoads(cases: readonly LoadCase[], mosquittoUrl: str
     const pids = runs.flatMap(({ agent, python, floor }) => [agent.pid ?? -1, python.pid ?? -1, floor.pid ?? -1]);
     const counts = (): number[] => runs.flatMap(({ c }) => [watch.messages(`${KEY(c)}-agent`), watch.messages(`${KEY(c)}-python`), watch.messages(`${KEY(c)}-floor`)]);
     const delta = (a: number[], b: number[], i: number): number => (b[i] ?? 0) - (a[i] ?? 0);
+    const cpu = (a: Map<string, number>[], b: Map<string, number>[], i: number): number => threadCpuSeconds(a[i] ?? new Map(), b[i] ?? new Map());
     // Each process's CPU and readings over `lengthS` from `fromS` after the last first full cycle, per case.
     const window = async (fromS: number, lengthS: number): Promise<LoadWindow[]> => {
       await sleep(Math.max(0, cycled + fromS * 1000 - performance.now()));
       for (const { agent, python, floor } of runs) if (agent.exitCode !== null || python.exitCode !== null || floor.exitCode !== null) throw new Error('bench: a load process exited');
       const t0 = performance.now();
-      const cpu0 = pids.map(cpuSeconds);
+      const cpu0 = pids.map(threadCpuNs);
       const n0 = counts();
       await sleep(lengthS * 1000);
-      const cpu1 = pids.map(cpuSeconds);
+      const cpu1 = pids.map(threadCpuNs);
       const n1 = counts();
       const t1 = performance.now();
       return runs.map((_, i) => ({
         fromS: (t0 - cycled) / 1000,
         seconds: (t1 - t0) / 1000,
-        agentCpuS: delta(cpu0, cpu1, 3 * i),
-        pythonCpuS: delta(cpu0, cpu1, 3 * i + 1),
-        floorCpuS: delta(cpu0, cpu1, 3 * i + 2),
+        agentCpuS: cpu(cpu0, cpu1, 3 * i),
+        pythonCpuS: cpu(cpu0, cpu1, 3 * i + 1),
+        floorCpuS: cpu(cpu0, cpu1, 3 * i + 2),
         agentReadings: delta(n0, n1, 3 * i),
         pythonReadings: delta(n0, n1, 3 * i + 1),
         floorReadings: delta(n0, n1, 3 * i + 2),
