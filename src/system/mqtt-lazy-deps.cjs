@@ -5,8 +5,8 @@
 // a browser). MQTT.js requires all three on its first connect, so the bundle carried
 // their code and the agent held it in memory: about 1 MB of heap on every Pi. Each one is
 // now the real package, loaded from beside MQTT.js the first time it is really used.
+const mqttName = 'mqtt'; // names in variables: the bundler must not inline these packages again
 const load = (name) => require(require.resolve(name, { paths: [require.resolve(mqttName)] }));
-const mqttName = 'mqtt'; // variables: the bundler must not inline these packages again
 
 function WebSocket(...args) {
   return new (load('ws'))(...args);
